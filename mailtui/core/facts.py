@@ -69,8 +69,15 @@ class OsInfo:
 class Listener:
     address: str
     port: int
-    process: str | None = None
+    #: Names of the processes holding the socket (Postfix: ``smtpd`` and ``master``).
+    processes: tuple[str, ...] = ()
+    #: The first process's pid.
     pid: int | None = None
+
+    @property
+    def process(self) -> str | None:
+        """The processes as one display string, or None when unknown (needs root)."""
+        return ", ".join(self.processes) if self.processes else None
 
 
 @dataclass(frozen=True)
@@ -204,14 +211,12 @@ _USER_PROBES: tuple[tuple[str, str], ...] = (
 
 _ROOT_PROBES: tuple[tuple[str, str], ...] = (
     ("listeners-root", "ss -ltnpH 2>/dev/null || ss -ltnp"),
-    ("nft", "command -v nft >/dev/null && nft list ruleset | awk '/^table /{t++} "
-            "/^[[:space:]]*(chain|table|set|map|type|policy|elements|flags|}|$)/{next} {r++} "
-            "END{printf \"tables %d rules %d\\n\", t, r}'"),
-    ("iptables", "command -v iptables >/dev/null && { iptables -V; echo \"v4 $(iptables -S | grep -c '^-A')\"; "
-                 "echo \"v6 $(ip6tables -S 2>/dev/null | grep -c '^-A')\"; }"),
+    ("nft", "command -v nft >/dev/null && nft list ruleset | head -c 262144"),
+    ("iptables", "command -v iptables >/dev/null && iptables -V && iptables -S | head -c 262144 && "
+                 "echo '# ip6tables' && ip6tables -S 2>&1 | head -c 262144"),
     ("ufw", "command -v ufw >/dev/null && ufw status | head -n 1"),
     ("firewalld", "command -v firewall-cmd >/dev/null && firewall-cmd --state"),
-    ("fail2ban", "command -v fail2ban-client >/dev/null && { fail2ban-client version; fail2ban-client status; }"),
+    ("fail2ban", "command -v fail2ban-client >/dev/null && { fail2ban-client -V; fail2ban-client status; }"),
     ("doveconf", "command -v doveconf >/dev/null && doveconf log_path info_log_path"),
     ("logfiles-root", "__LOGFILES__"),
 )
@@ -318,7 +323,7 @@ def parse_os(os_release: Section | None, uname: Section | None) -> OsInfo:
 def parse_ss(text: str) -> list[Listener]:
     """Listening TCP sockets from ``ss -ltn[p][H]`` output (header optional)."""
     listeners: list[Listener] = []
-    seen: set[tuple[str, int, str | None]] = set()
+    seen: set[tuple[str, int, tuple[str, ...]]] = set()
     for line in text.splitlines():
         fields = line.split()
         if len(fields) < 4 or fields[0] in ("State", "Netid"):
@@ -333,15 +338,14 @@ def parse_ss(text: str) -> list[Listener]:
         address = address.strip("[]")
         if "%" in address:
             address = address.split("%", 1)[0]
-        process = pid = None
-        match = re.search(r'users:\(\("([^"]+)",pid=(\d+)', line)
-        if match:
-            process, pid = match.group(1), int(match.group(2))
-        key = (address, int(port_text), process)
+        users = re.findall(r'\("([^"]+)",pid=(\d+)', line)
+        processes = tuple(dict.fromkeys(name for name, _ in users))
+        pid = int(users[0][1]) if users else None
+        key = (address, int(port_text), processes)
         if key in seen:
             continue
         seen.add(key)
-        listeners.append(Listener(address or "*", int(port_text), process, pid))
+        listeners.append(Listener(address or "*", int(port_text), processes, pid))
     listeners.sort(key=lambda item: (item.port, item.address))
     return listeners
 
@@ -499,19 +503,16 @@ def parse_firewall(sections: dict[str, Section], tools: set[str], root: bool) ->
         frontends.append(FirewallFrontend("firewalld", running, "running" if running else "not running"))
     nft = sections.get("nft")
     if nft is not None and "nft" in tools:
-        match = re.search(r"tables (\d+) rules (\d+)", nft.text)
-        if match:
-            tables, rules = int(match.group(1)), int(match.group(2))
+        if nft.status == 0:
+            tables, rules = count_nft_rules(nft.text)
             frontends.append(FirewallFrontend("nftables", rules > 0, f"{tables} tables, {rules} rules"))
         else:
             frontends.append(FirewallFrontend("nftables", None, _first_line(nft.text) or "cannot list the ruleset"))
     ipt = sections.get("iptables")
     if ipt is not None and "iptables" in tools:
-        v4 = re.search(r"^v4 (\d+)", ipt.text, re.M)
-        v6 = re.search(r"^v6 (\d+)", ipt.text, re.M)
-        if v4:
-            rules = int(v4.group(1)) + (int(v6.group(1)) if v6 else 0)
-            backend = "nf_tables" if "nf_tables" in ipt.text else "legacy" if "legacy" in ipt.text else None
+        if ipt.status == 0:
+            rules = count_iptables_rules(ipt.text)
+            backend = "nf_tables" if "(nf_tables)" in ipt.text else "legacy" if "(legacy)" in ipt.text else None
             detail = f"{rules} rules" + (f" ({backend} backend)" if backend else "")
             frontends.append(FirewallFrontend("iptables", rules > 0, detail))
         else:
@@ -519,6 +520,28 @@ def parse_firewall(sections: dict[str, Section], tools: set[str], root: bool) ->
     if not frontends:
         return Firewall(Status.ABSENT, reason="no nftables, iptables, ufw or firewalld found")
     return Firewall(Status.FOUND, tuple(frontends))
+
+
+_NFT_STRUCTURE = re.compile(r"^(table|chain|set|map|flowtable|type|policy|elements|flags|hook|devices|counter$|})")
+
+
+def count_nft_rules(ruleset: str) -> tuple[int, int]:
+    """(tables, rules) in ``nft list ruleset`` output."""
+    tables = rules = 0
+    for raw in ruleset.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("table "):
+            tables += 1
+        elif not _NFT_STRUCTURE.match(line):
+            rules += 1
+    return tables, rules
+
+
+def count_iptables_rules(text: str) -> int:
+    """Rules (``-A`` lines) in ``iptables -S`` / ``ip6tables -S`` output."""
+    return sum(1 for line in text.splitlines() if line.startswith("-A "))
 
 
 def parse_logfiles(section: Section | None) -> dict[str, tuple[bool, int | None]]:
@@ -605,11 +628,18 @@ _MTA_PROCESSES = {"master": "Postfix", "exim4": "Exim", "exim": "Exim", "smtpd":
 _IMAP_PROCESSES = {"dovecot": "Dovecot", "couriertcpd": "Courier", "imapd": "Courier"}
 
 
+def _serving(listener: Listener, processes: dict[str, str]) -> str | None:
+    """Which product a listener belongs to, judged by its process names."""
+    if "master" in listener.processes:
+        return "Postfix"  # Postfix's smtpd shares the socket with master; not OpenSMTPD
+    return next((processes[p] for p in listener.processes if p in processes), None)
+
+
 def _pick(candidates: list[Software], listeners: list[Listener], ports: set[int],
           processes: dict[str, str], what: str) -> Software:
-    serving = {processes.get(l.process or "") for l in listeners if l.port in ports and l.process}
+    serving = {_serving(l, processes) for l in listeners if l.port in ports and l.processes}
     serving.discard(None)
-    known_processes = any(l.process for l in listeners)
+    known_processes = any(l.processes for l in listeners)
     if not candidates:
         return Software(Status.ABSENT, reason=f"no {what} found")
     ranked = sorted(candidates, key=lambda s: s.name not in serving)

@@ -34,6 +34,11 @@ from mailtui.core.transport.hostkeys import fingerprint, load_known_hosts
 
 #: sshd's default MaxSessions is 10; keep headroom for streams and tunnels.
 MAX_PARALLEL_COMMANDS = 6
+#: OpenSSH's client preference: ask for the ed25519 key first when a host is new.
+PREFERRED_HOST_KEY_ALGS = [
+    "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+    "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa",
+]
 #: Seconds to wait before reconnect attempt n (then the last value repeats).
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
@@ -239,7 +244,7 @@ class SshTransport(Transport):
 
     async def _fetch_key(self, host: str, port: object, tunnel: object, known: list) -> asyncssh.SSHKey | None:
         """The key the server presents now (restricted to the known key types if any)."""
-        algs = sorted({k.get_algorithm() for k in known}) or ()
+        algs = sorted({k.get_algorithm() for k in known}) or PREFERRED_HOST_KEY_ALGS
         try:
             return await asyncssh.get_server_host_key(
                 host, port, tunnel=tunnel, server_host_key_algs=algs, config=self._config_arg()
