@@ -181,12 +181,13 @@ class SshTransport(Transport):
         tunnel: object, client_keys: object, agent: bool,
     ) -> asyncssh.SSHClientConnection:
         known, used_files = load_known_hosts(self.options.known_hosts_files)
-        matched: dict[str, list] = {"keys": [], "ca": []}
+        # asyncssh may look the host up more than once: keep each key once.
+        matched: dict[str, dict[str, asyncssh.SSHKey]] = {"keys": {}, "ca": {}}
 
         def lookup(h: str, addr: str, p: int | None):
             result = asyncssh.match_known_hosts(known, h, addr, p)
-            matched["keys"].extend(result[0])
-            matched["ca"].extend(result[1])
+            matched["keys"].update((fingerprint(k), k) for k in result[0])
+            matched["ca"].update((fingerprint(k), k) for k in result[1])
             return result
 
         kwargs: dict = dict(
@@ -205,9 +206,9 @@ class SshTransport(Transport):
             return await asyncssh.connect(**kwargs)
         except asyncssh.HostKeyNotVerifiable:
             if matched["keys"] or matched["ca"]:
-                actual = await self._fetch_key(host, port, tunnel, matched["keys"])
+                actual = await self._fetch_key(host, port, tunnel, list(matched["keys"].values()))
                 raise HostKeyChanged(
-                    real_host, real_port, [fingerprint(k) for k in matched["keys"]],
+                    real_host, real_port, list(matched["keys"]),
                     fingerprint(actual) if actual else None, used_files,
                 ) from None
             actual = await self._fetch_key(host, port, tunnel, [])
@@ -237,8 +238,14 @@ class SshTransport(Transport):
             raise ConnectFailed(
                 f"{where} did not answer within {self.options.connect_timeout:g} s (host down or port filtered)."
             ) from None
+        except asyncssh.ProtocolError as exc:
+            raise ConnectFailed(f"{where} does not speak SSH properly ({exc.reason}). Is this the right port?") from None
         except asyncssh.DisconnectError as exc:
             raise ConnectFailed(f"{where} closed the connection: {exc.reason}") from None
+        except ConnectionResetError:
+            raise ConnectFailed(
+                f"{where} reset the connection: not an SSH server, or a firewall or fail2ban is dropping us."
+            ) from None
         except OSError as exc:
             raise ConnectFailed(f"Cannot connect to {where}: {exc.strerror or exc}") from None
 
