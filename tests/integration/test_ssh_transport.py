@@ -189,3 +189,23 @@ async def test_forward_port_reaches_the_smtp_server(lab, tmp_path):
             writer.close()
         finally:
             forward.close()
+
+
+async def test_jump_host_is_verified_and_used(lab, tmp_path, isolated_home):
+    # The lab's sshd serves as its own jump host: the second hop goes through a tunnel.
+    ssh_dir = isolated_home / ".ssh"
+    ssh_dir.mkdir(exist_ok=True)
+    (ssh_dir / "id_ed25519").write_bytes(open(lab.admin_key, "rb").read())
+    os.chmod(ssh_dir / "id_ed25519", 0o600)
+    profile = ServerProfile(
+        name="via-jump", host=lab.ssh_host, port=lab.ssh_port, user=lab.admin_user, key=lab.admin_key,
+        agent=False, jump=f"{lab.admin_user}@{lab.ssh_host}:{lab.ssh_port}",
+    )
+    known = _known_hosts(tmp_path, lab.known_hosts_line)
+    async with SshTransport(profile, SshOptions(known_hosts_files=(known,), connect_timeout=5)) as ssh:
+        assert (await ssh.run(["sh", "-c", "echo $SSH_CONNECTION"])).stdout.split()[0] == "127.0.0.1"
+        assert ssh._jump is not None
+    # An unknown jump host is reported like any unknown host, never trusted silently.
+    empty = _known_hosts(tmp_path, None)
+    with pytest.raises(HostKeyUnknown):
+        await SshTransport(profile, SshOptions(known_hosts_files=(empty,), connect_timeout=5)).connect()

@@ -186,10 +186,10 @@ class Transport(abc.ABC):
     async def connect(self) -> None:
         """Open the connection (no-op locally) and learn who we are on the server."""
         await self._connect()
-        result = await self._exec(("id", "-u", "-n"), None, 15.0)
-        self.remote_user = result.stdout.strip() or None
-        uid = await self._exec(("id", "-u"), None, 15.0)
-        self.is_root = uid.stdout.strip() == "0"
+        result = await self._exec(("sh", "-c", "id -un; id -u"), None, 15.0)
+        lines = result.stdout.split()
+        self.remote_user = lines[0] if lines else None
+        self.is_root = len(lines) > 1 and lines[1] == "0"
 
     @abc.abstractmethod
     async def _connect(self) -> None: ...
