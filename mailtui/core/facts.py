@@ -595,6 +595,15 @@ def parse_units(section: Section | None) -> list[tuple[str, str]]:
     return units
 
 
+#: Probes whose non-zero exit is itself the answer (parsed above), not a failed probe.
+_FAILURE_IS_AN_ANSWER = frozenset({"sudo", "fail2ban", "ufw", "firewalld", "opensmtpd", "sendmail", "qmail", "exim"})
+
+
+def _last_line(text: str) -> str:
+    """Error messages usually come last."""
+    return next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "")
+
+
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
@@ -714,8 +723,8 @@ def assemble_facts(
 
     log_sources = _log_sources(sections, root, have_root, postfix_section, why_not_root)
     problems = tuple(
-        f"{name}: {_first_line(sec.text)}" for name, sec in {**sections, **root}.items()
-        if sec.status not in (0, 1) and sec.text.strip() and name not in ("sudo",)
+        f"{name}: {_last_line(sec.text)}" for name, sec in {**sections, **root}.items()
+        if sec.status not in (0, 1) and sec.text.strip() and name not in _FAILURE_IS_AN_ANSWER
     )
     return ServerFacts(
         target=target,

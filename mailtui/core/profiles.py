@@ -8,6 +8,7 @@ Example::
 
     [settings]
     known_hosts = "mailtui"     # where newly trusted host keys go: "mailtui" or "user"
+    theme = "mailtui-dark"      # the UI theme last chosen
 
     [servers.mail]
     host = "mail.example.org"
@@ -107,6 +108,8 @@ class ServerProfile:
 @dataclass(frozen=True)
 class Settings:
     known_hosts: str = "mailtui"
+    #: Name of the UI theme last chosen; None means the default.
+    theme: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,13 +166,14 @@ def parse_config(data: dict, path: Path) -> Config:
     """Validate a TOML document already parsed into ``data``."""
     _only_keys(data, {"settings", "servers"}, "", path)
     settings_data = _table(data.get("settings", {}), "settings", path)
-    _only_keys(settings_data, {"known_hosts"}, "settings.", path)
+    _only_keys(settings_data, {"known_hosts", "theme"}, "settings.", path)
     known_hosts = settings_data.get("known_hosts", "mailtui")
     if known_hosts not in KNOWN_HOSTS_CHOICES:
         raise ConfigError(path, "settings.known_hosts", f"must be one of {', '.join(KNOWN_HOSTS_CHOICES)}")
+    theme = _string(settings_data, "theme", "settings", path) if "theme" in settings_data else None
     servers_data = _table(data.get("servers", {}), "servers", path)
     servers = tuple(_parse_server(name, value, path) for name, value in servers_data.items())
-    return Config(path=path, settings=Settings(known_hosts=known_hosts), servers=servers)
+    return Config(path=path, settings=Settings(known_hosts=known_hosts, theme=theme), servers=servers)
 
 
 def _parse_server(name: str, value: object, path: Path) -> ServerProfile:
@@ -217,7 +221,10 @@ def config_to_toml(config: Config) -> dict:
             entry["jump"] = s.jump
         entry["sudo"] = s.sudo
         servers[s.name] = entry
-    return {"settings": {"known_hosts": config.settings.known_hosts}, "servers": servers}
+    settings: dict[str, object] = {"known_hosts": config.settings.known_hosts}
+    if config.settings.theme:
+        settings["theme"] = config.settings.theme
+    return {"settings": settings, "servers": servers}
 
 
 def save_config(config: Config) -> None:

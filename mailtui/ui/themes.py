@@ -24,6 +24,7 @@ Each theme is a new ``Theme`` object: Textual's built-in themes are never touche
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -50,8 +51,15 @@ class ThemeError(ValueError):
 
 
 def bundled_themes_dir() -> Path:
-    """The ``themes/`` directory shipped beside the ``mailtui`` package."""
-    return Path(__file__).resolve().parents[2] / "themes"
+    """The ``themes/`` directory: beside the package in a checkout, else installed data.
+
+    ``pip install .`` puts the files under ``<prefix>/share/mailtui/themes`` (see
+    ``[tool.setuptools.data-files]`` in pyproject.toml).
+    """
+    checkout = Path(__file__).resolve().parents[2] / "themes"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "mailtui" / "themes"
 
 
 def load_theme(path: Path) -> Theme:

@@ -4,12 +4,12 @@ import stat
 
 import pytest
 
-from mailtui.core.profiles import Config, ConfigError, ServerProfile, load_config, save_config
+from mailtui.core.profiles import Config, ConfigError, ServerProfile, Settings, load_config, save_config
 
 
 def test_round_trip_and_mode(tmp_path):
     path = tmp_path / "sub" / "config.toml"
-    config = Config(path=path).with_server(
+    config = Config(path=path, settings=Settings(known_hosts="user", theme="mailtui-light")).with_server(
         ServerProfile("mail", "mail.example.org", 2222, "admin", "~/.ssh/id_ed25519", True, "jump@bastion:22", False)
     ).with_server(ServerProfile("v6", "2001:db8::25"))
     save_config(config)

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -31,6 +31,7 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button(self.confirm_label, id="confirm", variant="error")
                 yield Button("Cancel", id="cancel", variant="default")
 
+        yield Footer()
     def on_mount(self) -> None:
         # The safe answer has the focus: a stray enter does not delete anything.
         self.query_one("#cancel", Button).focus()

@@ -7,9 +7,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 from mailtui.core.transport import HostKeyChanged
+from mailtui.ui.paths import display_path
 
 
 class ErrorDialog(ModalScreen[None]):
@@ -32,6 +33,7 @@ class ErrorDialog(ModalScreen[None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="close", variant="primary")
 
+        yield Footer()
     def on_mount(self) -> None:
         self.query_one("#close", Button).focus()
 
@@ -65,16 +67,18 @@ class HostKeyChangedDialog(ModalScreen[None]):
                 classes="dialog-text",
             )
             with Vertical(id="fingerprints"):
-                yield Label("Presented now", classes="fingerprint-label")
-                yield Static(Content(error.actual or "unknown (the server went away)"), id="actual-fingerprint",
-                             classes="fingerprint")
-                yield Label("Expected (known)", classes="fingerprint-label")
-                yield Static(Content(expected), id="expected-fingerprint", classes="fingerprint")
+                with Horizontal(classes="key-row"):
+                    yield Label("Presented now", classes="fingerprint-label")
+                    yield Static(Content(error.actual or "unknown (the server went away)"), id="actual-fingerprint",
+                                 classes="fingerprint")
+                with Horizontal(classes="key-row"):
+                    yield Label("Expected", classes="fingerprint-label")
+                    yield Static(Content(expected), id="expected-fingerprint", classes="fingerprint")
             yield Static(
                 Content(
                     "Someone may be intercepting the connection, or the server was reinstalled. "
                     "mailtui will not connect. If you know why the key changed, remove the old entry from "
-                    + (", ".join(error.known_in) or "your known_hosts file")
+                    + (", ".join(display_path(p) for p in error.known_in) or "your known_hosts file")
                     + " and connect again to verify the new key."
                 ),
                 id="changed-advice",
@@ -83,6 +87,7 @@ class HostKeyChangedDialog(ModalScreen[None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="close", variant="error")
 
+        yield Footer()
     def on_mount(self) -> None:
         self.query_one("#close", Button).focus()
 

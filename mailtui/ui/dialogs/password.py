@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 
 class SudoPasswordDialog(ModalScreen[str | None]):
@@ -38,6 +38,7 @@ class SudoPasswordDialog(ModalScreen[str | None]):
                 yield Button("Use it", id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
 
+        yield Footer()
     def on_mount(self) -> None:
         self.query_one("#password", Input).focus()
 

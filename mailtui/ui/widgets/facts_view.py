@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
@@ -62,7 +63,7 @@ def describe_os(info: OsInfo) -> FactLine:
         return FactLine("os", "System", _unknown(info.reason), Tone.UNKNOWN)
     parts: list[str | tuple[str, str]] = [(info.name or "", "bold")]
     if info.kernel:
-        parts.append((f"  kernel {info.kernel}", "$text-muted"))
+        parts.append((f"\nkernel {info.kernel}", "$foreground-muted"))
     return FactLine("os", "System", Content.assemble(*parts))
 
 
@@ -70,7 +71,7 @@ def describe_host(facts: ServerFacts) -> FactLine:
     if not facts.hostname and not facts.fqdn:
         return FactLine("host", "Host name", _unknown("hostname gave no answer"), Tone.UNKNOWN)
     if facts.fqdn and facts.hostname and facts.fqdn != facts.hostname:
-        value = Content.assemble((facts.fqdn, "bold"), (f"  ({facts.hostname})", "$text-muted"))
+        value = Content.assemble((facts.fqdn, "bold"), (f"  ({facts.hostname})", "$foreground-muted"))
     else:
         value = Content.assemble((facts.fqdn or facts.hostname or "", "bold"))
     return FactLine("host", "Host name", value)
@@ -80,7 +81,7 @@ def describe_login(privileges: Privileges) -> FactLine:
     if privileges.user is None:
         return FactLine("login", "Logged in as", _unknown("id gave no answer"), Tone.UNKNOWN)
     uid = f"  (uid {privileges.uid})" if privileges.uid is not None else ""
-    return FactLine("login", "Logged in as", Content.assemble((privileges.user, "bold"), (uid, "$text-muted")))
+    return FactLine("login", "Logged in as", Content.assemble((privileges.user, "bold"), (uid, "$foreground-muted")))
 
 
 _SUDO_TONE = {
@@ -112,9 +113,9 @@ def describe_software(key: str, label: str, software: Software, *, none_found: s
     elif software.running is False:
         parts.append(("  · installed, not listening", "$text-warning"))
     else:
-        parts.append(("  · listening: unknown (process names need root)", "$text-muted"))
+        parts.append(("  · listening: unknown (process names need root)", "$foreground-muted"))
     if software.evidence:
-        parts.append((f"\nfrom {software.evidence}", "$text-muted"))
+        parts.append((f"\nfrom {software.evidence}", "$foreground-muted"))
     return FactLine(key, label, Content.assemble(*parts), tone)
 
 
@@ -127,7 +128,7 @@ def describe_panel(panel: Software) -> FactLine:
     if panel.version:
         parts.append(f" {panel.version}")
     if panel.evidence:
-        parts.append((f"  ({panel.evidence})", "$text-muted"))
+        parts.append((f"  ({panel.evidence})", "$foreground-muted"))
     return FactLine("panel", "Control panel", Content.assemble(*parts))
 
 
@@ -139,8 +140,8 @@ def describe_firewall(firewall: Firewall) -> FactLine:
         elif frontend.active is False:
             state = ("inactive", "$text-warning")
         else:
-            state = ("state unknown", "$text-muted")
-        lines.append(Content.assemble((frontend.name, "bold"), ": ", state, (f" ({frontend.detail})", "$text-muted")))
+            state = ("state unknown", "$foreground-muted")
+        lines.append(Content.assemble((frontend.name, "bold"), ": ", state, (f" ({frontend.detail})", "$foreground-muted")))
     if firewall.status == Status.UNKNOWN:
         lines.insert(0, _unknown(firewall.reason))
         return FactLine("firewall", "Firewall", Content("\n").join(lines), Tone.UNKNOWN)
@@ -226,17 +227,22 @@ class FactRow(Horizontal):
 _ACCESS_STYLE = {"direct": "", "sudo": "", "none": "bold"}
 
 
-def _log_row(source: LogSource) -> tuple[Text, Text, Text, Text, Text]:
+def _log_row(source: LogSource) -> tuple[Text, Text, Text, Text]:
+    # A path says it is a file; a journald unit gets its kind in front.
+    name = source.name if source.kind == "file" else f"{source.kind}: {source.name}"
     return (
-        Text(source.name),
-        Text(source.kind),
+        Text(name),
         Text(source.category),
         Text(source.access, style=_ACCESS_STYLE.get(source.access, "")),
         Text(format_size(source.size), justify="right"),
     )
 
 
-class FactsView(Vertical):
+#: Below this width the two columns are stacked and the view scrolls as a whole.
+NARROW_WIDTH = 100
+
+
+class FactsView(VerticalScroll):
     """All facts of one reading. Built once per reading (re-reading mounts a new one)."""
 
     def __init__(self, facts: ServerFacts, *, id: str | None = None) -> None:
@@ -246,11 +252,17 @@ class FactsView(Vertical):
     def compose(self) -> ComposeResult:
         facts = self.facts
         with Horizontal(id="facts-columns"):
-            with VerticalScroll(id="summary") as summary:
-                summary.border_title = "Server"
-                for line in describe_facts(facts):
-                    yield FactRow(line)
-            with Vertical(id="facts-tables"):
+            with Vertical(id="facts-left"):
+                with VerticalScroll(id="summary") as summary:
+                    summary.border_title = "Server"
+                    for line in describe_facts(facts):
+                        yield FactRow(line)
+                if facts.problems:
+                    with VerticalScroll(id="problems-box") as box:
+                        box.border_title = f"Probes that failed ({len(facts.problems)})"
+                        for problem in facts.problems:
+                            yield Static(Content(problem), classes="problem")
+            with Vertical(id="facts-right"):
                 with Vertical(id="listeners-box", classes="facts-box") as box:
                     box.border_title = f"Listening sockets ({len(facts.listeners.items)})"
                     if facts.listeners.status == Status.FOUND:
@@ -268,11 +280,9 @@ class FactsView(Vertical):
                                      classes="note -muted")
                     else:
                         yield Static(_unknown(facts.log_sources.reason), classes="note -unknown")
-        if facts.problems:
-            with VerticalScroll(id="problems-box") as box:
-                box.border_title = f"Probes that failed ({len(facts.problems)})"
-                for problem in facts.problems:
-                    yield Static(Content(problem), classes="problem")
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
 
     def on_mount(self) -> None:
         facts = self.facts
@@ -286,7 +296,7 @@ class FactsView(Vertical):
                 table.add_row(Text(item.address), Text(str(item.port), justify="right"), Text(process))
         if facts.log_sources.items:
             table = self.query_one("#log-sources", DataTable)
-            for label, key in (("Path / unit", "name"), ("Kind", "kind"), ("Category", "category"),
+            for label, key in (("Path / unit", "name"), ("Category", "category"),
                                ("Access", "access"), ("Size", "size")):
                 table.add_column(label, key=key)
             for source in facts.log_sources.items:

@@ -1,0 +1,1 @@
+"""mailtui's terminal UI (Textual). The core never imports anything from here."""

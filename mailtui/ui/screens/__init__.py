@@ -1,0 +1,1 @@
+"""Full screens: the server list and one server."""

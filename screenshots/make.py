@@ -1,0 +1,159 @@
+"""Make the README screenshots from real, headless runs of the app on this machine.
+
+    python screenshots/make.py [--size 120x40] [--out screenshots/]
+
+For every bundled theme it writes:
+
+    server-THEME.svg          the Server screen with this machine's real facts
+    servers-THEME.svg         the Servers screen with two example profiles
+    hostkey-THEME.svg         the host-key dialog for a first connection
+    hostkey-changed-THEME.svg the refusal when a server's host key changed
+    profile-form-THEME.svg    the form that adds a server
+
+HOME and MAILTUI_CONFIG point into a temporary directory, so the run neither reads nor
+changes the real configuration or known_hosts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+Scene = Callable[["MailtuiApp", object], Awaitable[None]]  # noqa: F821 - imported in main()
+
+
+async def _wait(pilot, predicate, timeout: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise RuntimeError("the app did not get there in time")
+        await pilot.pause(0.05)
+    await pilot.pause(0.3)
+
+
+def _example_key(seed: int):
+    import asyncssh
+
+    # Fixed example keys would be nicer, but a fresh one is as honest: it is only shown.
+    return asyncssh.generate_private_key("ssh-ed25519", comment=f"example-{seed}")
+
+
+async def shoot(theme: str, out: Path, size: tuple[int, int], home: Path) -> list[Path]:
+    from mailtui.core.profiles import ServerProfile, load_config, save_config
+    from mailtui.core.transport import HostKeyChanged, HostKeyUnknown
+    from mailtui.ui.app import MailtuiApp
+    from mailtui.ui.dialogs import HostKeyChangedDialog, HostKeyDialog, ProfileForm
+
+    written: list[Path] = []
+
+    def config_file(name: str) -> Path:
+        # Each scene has its own home, so the config shows as ~/.config/mailtui/config.toml.
+        os.environ["HOME"] = str(home / name)
+        path = home / name / ".config" / "mailtui" / "config.toml"
+        os.environ["MAILTUI_CONFIG"] = str(path)
+        return path
+
+    async def run(name: str, app: MailtuiApp, scene) -> None:
+        async with app.run_test(size=size) as pilot:
+            app.theme = theme
+            await scene(app, pilot)
+            path = out / f"{name}-{theme}.svg"
+            app.save_screenshot(filename=path.name, path=str(out))
+            written.append(path)
+
+    # The Server screen: this machine, no saved servers.
+    config_file(f"{theme}-local")
+
+    async def server_scene(app, pilot):
+        await _wait(pilot, lambda: app.session is not None and app.screen.query("#facts"))
+
+    await run("server", MailtuiApp(config=load_config(), target=None), server_scene)
+
+    # The Servers screen with two example profiles.
+    config_file(f"{theme}-servers")
+    config = load_config()
+    for profile in (
+        ServerProfile("mail", "mail.example.org", user="admin", key="~/.ssh/id_ed25519"),
+        ServerProfile("mx2", "192.0.2.25", port=2222, user="root", jump="admin@bastion.example.org", sudo=False),
+    ):
+        config = config.with_server(profile)
+    save_config(config)
+
+    async def servers_scene(app, pilot):
+        await pilot.pause(0.3)
+        await pilot.press("down")
+
+    await run("servers", MailtuiApp(config=load_config(), target=None), servers_scene)
+
+    key = _example_key(1)
+    unknown = HostKeyUnknown("mail.example.org", 22, key.get_algorithm(), key.get_fingerprint("sha256"),
+                             key.export_public_key("openssh").decode().strip())
+
+    async def hostkey_scene(app, pilot):
+        await pilot.pause(0.2)
+        app.push_screen(HostKeyDialog(unknown))
+        await pilot.pause(0.3)
+
+    await run("hostkey", MailtuiApp(config=load_config(), target=None), hostkey_scene)
+
+    old = _example_key(2)
+    changed = HostKeyChanged("mail.example.org", 22, [old.get_fingerprint("sha256")], key.get_fingerprint("sha256"),
+                             [str(load_config().known_hosts_path)])
+
+    async def changed_scene(app, pilot):
+        await pilot.pause(0.2)
+        app.push_screen(HostKeyChangedDialog(changed))
+        await pilot.pause(0.3)
+
+    await run("hostkey-changed", MailtuiApp(config=load_config(), target=None), changed_scene)
+
+    async def form_scene(app, pilot):
+        await pilot.pause(0.2)
+        app.push_screen(ProfileForm(app.config))
+        await pilot.pause(0.2)
+        await pilot.press(*"backup", "tab", *"backup.example.org", "tab", *"99999", "ctrl+s")
+        await pilot.pause(0.3)
+
+    await run("profile-form", MailtuiApp(config=load_config(), target=None), form_scene)
+    return written
+
+
+async def main_async(out: Path, size: tuple[int, int]) -> list[Path]:
+    from mailtui.ui.themes import bundled_themes_dir, load_themes
+
+    themes, errors = load_themes([bundled_themes_dir()])
+    if errors:
+        raise SystemExit("\n".join(str(e) for e in errors))
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="mailtui-shots-") as tmp:
+        home = Path(tmp)
+        os.environ.pop("SSH_AUTH_SOCK", None)
+        os.environ.pop("XDG_CONFIG_HOME", None)
+        for theme in sorted(t.name for t in themes):
+            written += await shoot(theme, out, size, home)
+    return written
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="120x40", help="terminal size, COLUMNSxROWS (default 120x40)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="output directory")
+    args = parser.parse_args()
+    columns, rows = (int(n) for n in args.size.lower().split("x"))
+    for path in asyncio.run(main_async(args.out, (columns, rows))):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
