@@ -17,6 +17,14 @@ from pathlib import Path
 
 import pytest
 
+try:
+    # Imported here, at the top of the stack: hypothesis's pytest plugin otherwise imports
+    # it during the terminal summary, where CPython 3.11.7 raises "AST constructor
+    # recursion depth mismatch" and turns a green run red.
+    import hypothesis  # noqa: F401
+except ImportError:
+    hypothesis = None
+
 REPO = Path(__file__).resolve().parent.parent
 LAB_SCRIPT = REPO / "tests" / "lab" / "lab.py"
 LAB_DIR = Path(os.environ.get("MAILTUI_LAB_DIR", "/var/lib/mailtui-lab"))

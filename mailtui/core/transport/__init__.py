@@ -1,6 +1,7 @@
 """Transports: how mailtui runs commands on a server (locally or over SSH)."""
 
 from mailtui.core.transport.base import (
+    ByteChunk,
     CommandResult,
     LineBatch,
     PortForward,
@@ -27,6 +28,7 @@ from mailtui.core.transport.local import LocalTransport
 from mailtui.core.transport.ssh import SshOptions, SshTransport
 
 __all__ = [
+    "ByteChunk",
     "AuthenticationFailed",
     "CommandResult",
     "CommandTimeout",

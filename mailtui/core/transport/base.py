@@ -12,6 +12,7 @@ sudo handling, file I/O, line splitting and reconnect-aware streaming live here 
 from __future__ import annotations
 
 import abc
+import contextlib
 import shlex
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -88,7 +89,15 @@ class StreamEnded:
     stderr: str
 
 
+@dataclass(frozen=True)
+class ByteChunk:
+    """Raw stdout bytes, in order, as they arrived."""
+
+    data: bytes
+
+
 StreamEvent = LineBatch | StreamInterrupted | StreamResumed | StreamEnded
+ByteStreamEvent = ByteChunk | StreamInterrupted | StreamResumed | StreamEnded
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,10 @@ class RawProcess(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Stop the process (close the channel / kill the process group)."""
+
+    async def terminate(self) -> None:
+        """Stop the process and wait (briefly) until it is gone."""
+        self.close()
 
 
 def validate_argv(argv: Argv) -> tuple[str, ...]:
@@ -315,18 +328,17 @@ class Transport(abc.ABC):
         """
         raise error
 
-    async def stream(
+    async def stream_bytes(
         self,
         command: Argv | Callable[[], Argv],
         *,
         sudo: bool = False,
-        max_line_bytes: int = MAX_LINE_BYTES,
-    ) -> AsyncIterator[StreamEvent]:
-        """Run a long-lived command and yield its output as batches of lines.
+    ) -> AsyncIterator[ByteStreamEvent]:
+        """Run a long-lived command and yield its stdout as raw chunks of bytes.
 
         ``command`` may be a callable returning the argv: it is called again each time
         the command has to be restarted after a reconnect, so a caller can resume from
-        a cursor or offset instead of repeating or skipping lines. When the connection
+        a cursor or offset instead of repeating or skipping data. When the connection
         drops the stream yields StreamInterrupted, reconnects with backoff, then yields
         StreamResumed and continues. Closing the generator stops the command.
         """
@@ -334,35 +346,54 @@ class Transport(abc.ABC):
             argv = validate_argv(command() if callable(command) else command)
             wrapped, prefix = self._wrap(argv, sudo)
             process = await self._spawn(wrapped, prefix)
-            splitter = LineSplitter(max_line_bytes)
             try:
                 while True:
                     chunk = await process.read()
                     if not chunk:
                         break
-                    lines = splitter.feed(chunk)
-                    if lines:
-                        yield LineBatch(lines)
-                tail = splitter.flush()
-                if tail:
-                    yield LineBatch(tail)
+                    yield ByteChunk(chunk)
                 status, err = await process.wait()
             except ConnectionLost as lost:
                 process.close()
-                tail = splitter.flush()
-                if tail:
-                    yield LineBatch(tail)
                 yield StreamInterrupted(lost.message)
                 started = time.monotonic()
                 attempts = await self._recover(lost)
                 yield StreamResumed(attempts, time.monotonic() - started)
                 continue
             finally:
-                process.close()
+                await process.terminate()
             result = CommandResult(argv, status, "", decode_remote(err))
             self._check_sudo(result, sudo)
             yield StreamEnded(status, decode_remote(err))
             return
+
+    async def stream(
+        self,
+        command: Argv | Callable[[], Argv],
+        *,
+        sudo: bool = False,
+        max_line_bytes: int = MAX_LINE_BYTES,
+    ) -> AsyncIterator[StreamEvent]:
+        """Like :meth:`stream_bytes`, but yield batches of lines (see LineSplitter).
+
+        A line cut in half by a dropped connection is discarded, not passed on: a
+        command that resumes from a position (see ``command`` above) sends it again.
+        """
+        splitter = LineSplitter(max_line_bytes)
+        async with contextlib.aclosing(self.stream_bytes(command, sudo=sudo)) as events:
+            async for event in events:
+                if isinstance(event, ByteChunk):
+                    lines = splitter.feed(event.data)
+                    if lines:
+                        yield LineBatch(lines)
+                    continue
+                if isinstance(event, StreamEnded):
+                    tail = splitter.flush()
+                    if tail:
+                        yield LineBatch(tail)
+                elif isinstance(event, StreamInterrupted):
+                    splitter = LineSplitter(max_line_bytes)
+                yield event
 
     # ---------------------------------------------------------------- tunnels
     @abc.abstractmethod

@@ -39,6 +39,14 @@ class _LocalProcess(RawProcess):
         if self._proc.returncode is None:
             _kill_group(self._proc)
 
+    async def terminate(self) -> None:
+        self.close()
+        try:
+            await asyncio.wait_for(self._proc.wait(), 5)
+        except asyncio.TimeoutError:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+            await self._proc.wait()
+
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
     try:

@@ -97,6 +97,14 @@ class _SshProcess(RawProcess):
     def close(self) -> None:
         self._process.close()
 
+    async def terminate(self) -> None:
+        self._process.close()
+        try:
+            await asyncio.wait_for(self._process.wait_closed(), 5)
+        except (asyncio.TimeoutError, asyncssh.Error, OSError):
+            # The channel is gone with the connection; nothing left to wait for.
+            return
+
 
 class SshTransport(Transport):
     """One server over SSH; reconnects on network failures."""

@@ -1,0 +1,1 @@
+"""Mail and auth logs: following files on the server, parsing and classifying lines."""

@@ -1,0 +1,358 @@
+"""Follow a log file on the server and resume exactly where we were.
+
+``tail -F`` cannot say where in the file a line came from, so after a dropped
+connection, a killed process or a rotation it either repeats lines or loses some. We
+run a small POSIX shell loop on the server instead (``_FOLLOW_SCRIPT``): it polls the
+file's inode and size and sends new bytes in framed segments::
+
+    @@<nonce> data <inode> <start> <length>\\n<length raw bytes>
+
+so the client always knows the (inode, byte offset) of every line. The resume point is
+the offset just after the last complete line; a half-written line is read again after a
+resume, never passed on twice. Rotation (the path now names another inode) drains the
+old file first, found again by its inode; truncation (copytruncate) restarts at 0.
+The nonce keeps log content from ever posing as a frame header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+from mailtui.core.text import decode_remote, sanitize
+from mailtui.core.transport.base import (
+    MAX_LINE_BYTES,
+    ByteChunk,
+    StreamEnded,
+    StreamInterrupted,
+    StreamResumed,
+    Transport,
+)
+from mailtui.core.transport.errors import TransportError
+
+#: Largest segment the server loop sends at once (bounded temp file and memory).
+SEGMENT_BYTES = 4 * 1024 * 1024
+
+# Arguments: $1 nonce, $2 path, $3 inode (0: start fresh), $4 offset, $5 lines to
+# backfill when starting fresh, $6 poll interval in seconds, $7 max segment bytes.
+_FOLLOW_SCRIPT = r"""set -u
+N=$1 f=$2 ino=$3 off=$4 back=$5 poll=$6 max=$7
+tmp=$(mktemp "${TMPDIR:-/tmp}/.mailtui-follow.XXXXXX") || exit 70
+trap 'rm -f "$tmp"' EXIT
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
+trap 'exit 143' TERM
+stat_f() { stat -L -c '%i %s' -- "$1" 2>/dev/null; }
+emit() {  # emit FILE INODE END: send [off, END) of FILE in segments, advancing off
+  while [ "$off" -lt "$3" ]; do
+    n=$(( $3 - off )); [ "$n" -gt "$max" ] && n=$max
+    tail -c +$((off + 1)) -- "$1" | head -c "$n" > "$tmp"
+    n=$(wc -c < "$tmp")
+    [ "$n" -gt 0 ] || return 0
+    printf '%s data %s %s %s\n' "$N" "$2" "$off" "$n"
+    cat "$tmp"
+    off=$((off + n))
+  done
+}
+if [ "$ino" = 0 ]; then
+  cur=$(stat_f "$f")
+  if [ -n "$cur" ]; then
+    ino=${cur% *}; size=${cur#* }
+    skip=$(head -c "$size" -- "$f" | tail -n "$back" | wc -c)
+    off=$((size - skip))
+  fi
+fi
+printf '%s start %s %s\n' "$N" "$ino" "$off"
+missing=0 idle=0
+while :; do
+  cur=$(stat_f "$f")
+  if [ -z "$cur" ]; then
+    [ "$missing" = 1 ] || printf '%s missing\n' "$N"
+    missing=1; sleep "$poll"; continue
+  fi
+  missing=0
+  cino=${cur% *}; csize=${cur#* }
+  if [ "$ino" = 0 ]; then ino=$cino; off=0; fi
+  if [ "$cino" != "$ino" ]; then
+    old=$(find "$(dirname -- "$f")" -maxdepth 1 -inum "$ino" -type f 2>/dev/null | head -n 1)
+    if [ -n "$old" ]; then
+      emit "$old" "$ino" "$(stat -L -c %s -- "$old")"
+      printf '%s rotated %s %s\n' "$N" "$cino" "$old"
+    else
+      printf '%s gone %s\n' "$N" "$cino"
+    fi
+    ino=$cino off=0; continue
+  fi
+  if [ "$csize" -lt "$off" ]; then
+    printf '%s truncated %s\n' "$N" "$csize"; off=0; continue
+  fi
+  if [ "$csize" -gt "$off" ]; then emit "$f" "$ino" "$csize"; idle=0; continue; fi
+  idle=$((idle + 1))
+  # A heartbeat now and then: when the client is gone the write fails and we exit.
+  if [ "$idle" -ge 20 ]; then printf '%s tick\n' "$N"; idle=0; fi
+  sleep "$poll"
+done
+"""
+
+
+@dataclass(frozen=True)
+class FilePosition:
+    """Where to resume: the byte just after the last complete line we passed on."""
+
+    path: str
+    inode: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class FollowedLines:
+    """Complete lines of one file, in order, and the position just after them."""
+
+    path: str
+    lines: tuple[str, ...]
+    position: FilePosition
+
+
+class NoticeKind(StrEnum):
+    ROTATED = "rotated"          # the file was rotated; the old one was read to its end
+    GONE = "gone"                # rotated, and the old file could not be found: possible gap
+    TRUNCATED = "truncated"      # the file shrank (copytruncate): reading from its start
+    MISSING = "missing"          # the file does not exist (yet)
+    INTERRUPTED = "interrupted"  # the connection dropped; reconnecting
+    RESUMED = "resumed"          # reconnected; reading on from the last position
+    RESTARTED = "restarted"      # the follower process on the server ended; started again
+
+
+@dataclass(frozen=True)
+class FollowNotice:
+    path: str
+    kind: NoticeKind
+    text: str
+
+
+FollowEvent = FollowedLines | FollowNotice
+
+
+class FollowProtocolError(TransportError):
+    """The server loop sent something that is not a frame (should never happen)."""
+
+
+class _Framing:
+    """Turns the server loop's byte stream into lines with exact positions."""
+
+    def __init__(self, nonce: str, path: str, position: FilePosition | None, max_line_bytes: int) -> None:
+        self.nonce = nonce.encode()
+        self.path = path
+        self.max_line_bytes = max_line_bytes
+        self.inode = position.inode if position else 0
+        self.committed = position.offset if position else 0
+        self._buffer = bytearray()
+        self._segment_left = 0
+        self._segment_end = 0
+        self._pending = bytearray()   # bytes of a line not yet complete
+        self._dropping = 0            # bytes cut from an over-long line so far
+
+    @property
+    def position(self) -> FilePosition:
+        return FilePosition(self.path, self.inode, self.committed)
+
+    def feed(self, chunk: bytes) -> list[FollowEvent]:
+        events: list[FollowEvent] = []
+        lines: list[str] = []
+        self._buffer += chunk
+        while self._buffer:
+            if self._segment_left:
+                take = min(self._segment_left, len(self._buffer))
+                self._data(bytes(self._buffer[:take]), lines)
+                del self._buffer[:take]
+                self._segment_left -= take
+                continue
+            newline = self._buffer.find(b"\n")
+            if newline < 0:
+                if len(self._buffer) > 4096:
+                    raise FollowProtocolError(f"unexpected output while following {self.path}")
+                break
+            header = bytes(self._buffer[:newline])
+            del self._buffer[: newline + 1]
+            notice = self._header(header, lines)
+            if notice is not None:
+                if lines:
+                    events.append(FollowedLines(self.path, tuple(lines), self.position))
+                    lines = []
+                events.append(notice)
+        if lines:
+            events.append(FollowedLines(self.path, tuple(lines), self.position))
+        return events
+
+    def _header(self, header: bytes, lines: list[str]) -> FollowNotice | None:
+        fields = header.split(b" ")
+        if not fields or fields[0] != self.nonce or len(fields) < 2:
+            raise FollowProtocolError(
+                f"unexpected output while following {self.path}: {sanitize(decode_remote(header[:200]))}"
+            )
+        kind = fields[1].decode("ascii", "replace")
+        args = [f.decode("utf-8", "surrogateescape") for f in fields[2:]]
+        if kind == "data":
+            inode, start, length = int(args[0]), int(args[1]), int(args[2])
+            if inode != self.inode or start != self.committed + len(self._pending) + self._dropping:
+                # A new inode or a jump: whatever half line we held belongs to the old place.
+                self._pending.clear()
+                self._dropping = 0
+                self.inode, self.committed = inode, start
+            self._segment_left = length
+            self._segment_end = start + length
+            return None
+        if kind == "start":
+            self.inode, self.committed = int(args[0]), int(args[1])
+            self._pending.clear()
+            self._dropping = 0
+            return None
+        if kind == "tick":
+            return None
+        self._flush_partial(lines)
+        if kind == "rotated":
+            self.inode, self.committed = int(args[0]), 0
+            return FollowNotice(self.path, NoticeKind.ROTATED, f"{self.path} was rotated (old file: {sanitize(args[1])}); "
+                                "read it to its end, now following the new file")
+        if kind == "gone":
+            self.inode, self.committed = int(args[0]), 0
+            return FollowNotice(self.path, NoticeKind.GONE, f"{self.path} was rotated and the old file is gone: "
+                                "lines written to it after our last read may be missing")
+        if kind == "truncated":
+            self.committed = 0
+            return FollowNotice(self.path, NoticeKind.TRUNCATED, f"{self.path} was truncated; reading from its start")
+        if kind == "missing":
+            return FollowNotice(self.path, NoticeKind.MISSING, f"{self.path} does not exist; waiting for it")
+        raise FollowProtocolError(f"unknown frame {kind!r} while following {self.path}")
+
+    def _data(self, data: bytes, lines: list[str]) -> None:
+        start = 0
+        while True:
+            newline = data.find(b"\n", start)
+            if newline < 0:
+                self._keep(data[start:])
+                return
+            self._keep(data[start:newline])
+            line = bytes(self._pending)
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            text = decode_remote(line)
+            if self._dropping:
+                text += f" [… {self._dropping} more bytes cut by mailtui]"
+            lines.append(text)
+            self.committed += len(self._pending) + self._dropping + 1
+            self._pending.clear()
+            self._dropping = 0
+            start = newline + 1
+
+    def _keep(self, piece: bytes) -> None:
+        room = self.max_line_bytes - len(self._pending)
+        if len(piece) <= room:
+            self._pending += piece
+        else:
+            self._pending += piece[: max(room, 0)]
+            self._dropping += len(piece) - max(room, 0)
+
+    def _flush_partial(self, lines: list[str]) -> None:
+        """At a rotation the old file's unterminated last line is complete: pass it on."""
+        if self._pending or self._dropping:
+            text = decode_remote(bytes(self._pending))
+            if self._dropping:
+                text += f" [… {self._dropping} more bytes cut by mailtui]"
+            lines.append(text)
+            self._pending.clear()
+            self._dropping = 0
+
+    def reset(self) -> None:
+        """The server loop restarts from ``position``: forget bytes in flight."""
+        self._buffer.clear()
+        self._segment_left = 0
+        self._pending.clear()
+        self._dropping = 0
+
+
+class FileFollower:
+    """Follow one log file on a server, resuming without gaps or duplicates.
+
+    ``position`` resumes an earlier follow; otherwise the last ``backfill_lines``
+    lines are sent first. ``events()`` yields FollowedLines and FollowNotice until
+    ``stop()`` is called or the generator is closed.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        path: str,
+        *,
+        sudo: bool = False,
+        backfill_lines: int = 1000,
+        position: FilePosition | None = None,
+        poll_interval: float = 0.25,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        restart_delay: float = 0.5,
+    ) -> None:
+        if not path.startswith("/"):
+            raise ValueError(f"not an absolute path: {path!r}")
+        self.transport = transport
+        self.path = path
+        self.sudo = sudo
+        self.backfill_lines = max(0, int(backfill_lines))
+        self.poll_interval = poll_interval
+        self.restart_delay = restart_delay
+        self._nonce = "@@mailtui-" + secrets.token_hex(8)
+        self._framing = _Framing(self._nonce, path, position, max_line_bytes)
+        self._stopped = False
+
+    @property
+    def position(self) -> FilePosition:
+        """Where a new follower should resume to continue exactly after what we passed on."""
+        return self._framing.position
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def _argv(self) -> list[str]:
+        position = self._framing.position
+        return [
+            "sh", "-c", _FOLLOW_SCRIPT, "mailtui-follow", self._nonce, self.path,
+            str(position.inode), str(position.offset), str(self.backfill_lines),
+            f"{self.poll_interval:g}", str(SEGMENT_BYTES),
+        ]
+
+    async def events(self) -> AsyncIterator[FollowEvent]:
+        while not self._stopped:
+            self._framing.reset()
+            ended: StreamEnded | None = None
+            async with contextlib.aclosing(self.transport.stream_bytes(self._argv, sudo=self.sudo)) as stream:
+                async for event in stream:
+                    if self._stopped:
+                        return
+                    if isinstance(event, ByteChunk):
+                        for item in self._framing.feed(event.data):
+                            yield item
+                    elif isinstance(event, StreamInterrupted):
+                        yield FollowNotice(self.path, NoticeKind.INTERRUPTED, event.reason)
+                    elif isinstance(event, StreamResumed):
+                        # The transport restarted the loop through _argv, from our position.
+                        self._framing.reset()
+                        yield FollowNotice(self.path, NoticeKind.RESUMED,
+                                           f"reconnected after {event.downtime:.1f} s; reading on from byte "
+                                           f"{self.position.offset} of {self.path}")
+                    elif isinstance(event, StreamEnded):
+                        ended = event
+            if self._stopped:
+                return
+            detail = sanitize(ended.stderr.strip().splitlines()[-1]) if ended and ended.stderr.strip() else ""
+            status = ended.exit_status if ended else None
+            if status == 70:
+                raise TransportError(f"Cannot follow {self.path}: no temporary file on the server ({detail})")
+            yield FollowNotice(
+                self.path, NoticeKind.RESTARTED,
+                f"the follower of {self.path} on the server stopped (status {status}{': ' + detail if detail else ''}); "
+                f"starting it again from byte {self.position.offset}",
+            )
+            await asyncio.sleep(self.restart_delay)
