@@ -84,6 +84,8 @@ PACKAGES = [
     "dovecot-pop3d", "knot", "knot-dnsutils", "openssl", "sudo", "iproute2", "procps",
     "swaks", "libnet-ssleay-perl", "libio-socket-ssl-perl", "libauthen-sasl-perl",
     "cpio", "passwd",
+    # writes real journal files without a running journald (journald follower tests)
+    "systemd-journal-remote",
 ]
 # what `up` needs on disk (cheaper than asking dpkg every time)
 REQUIRED_FILES = [SSHD, "/usr/bin/ssh-keygen", "/usr/sbin/postfix", POSTFIX_MASTER,

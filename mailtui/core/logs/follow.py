@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from mailtui.core.text import decode_remote, sanitize
 from mailtui.core.transport.base import (
     MAX_LINE_BYTES,
     ByteChunk,
+    LineBatch,
     StreamEnded,
     StreamInterrupted,
     StreamResumed,
@@ -109,12 +111,22 @@ class FilePosition:
 
 
 @dataclass(frozen=True)
+class JournalPosition:
+    """Where to resume in the journal: the cursor of the last entry passed on."""
+
+    cursor: str | None
+
+
+@dataclass(frozen=True)
 class FollowedLines:
-    """Complete lines of one file, in order, and the position just after them."""
+    """Complete lines of one source, in order, and the position just after them.
+
+    For the journal, each line is one entry as ``journalctl -o json`` prints it.
+    """
 
     path: str
     lines: tuple[str, ...]
-    position: FilePosition
+    position: FilePosition | JournalPosition
 
 
 class NoticeKind(StrEnum):
@@ -354,5 +366,102 @@ class FileFollower:
                 self.path, NoticeKind.RESTARTED,
                 f"the follower of {self.path} on the server stopped (status {status}{': ' + detail if detail else ''}); "
                 f"starting it again from byte {self.position.offset}",
+            )
+            await asyncio.sleep(self.restart_delay)
+
+
+#: syslog facilities mail (2), auth (4) and authpriv (10): Postfix, Dovecot, sshd, sudo.
+JOURNAL_FACILITIES = ("SYSLOG_FACILITY=2", "SYSLOG_FACILITY=4", "SYSLOG_FACILITY=10")
+_CURSOR_RE = re.compile(r'"__CURSOR"\s*:\s*"([^"]+)"')
+
+
+class JournalFollower:
+    """Follow the systemd journal (mail and auth facilities) with resume by cursor.
+
+    ``journalctl -o json --follow`` prints one entry per line; we remember the cursor of
+    the last entry passed on and restart with ``--after-cursor`` after a reconnect or
+    when journalctl was killed, so nothing is repeated or skipped. ``files`` reads
+    journal files instead of the system journal (``journalctl --file``).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        sudo: bool = True,
+        matches: tuple[str, ...] = JOURNAL_FACILITIES,
+        files: tuple[str, ...] = (),
+        backfill_lines: int = 1000,
+        position: JournalPosition | None = None,
+        restart_delay: float = 0.5,
+    ) -> None:
+        for match in matches:
+            if not re.fullmatch(r"[A-Z0-9_]+=[^\x00\n]*|_SYSTEMD_UNIT=[\w@.:-]+", match):
+                raise ValueError(f"not a journal match: {match!r}")
+        for path in files:
+            if not path.startswith("/"):
+                raise ValueError(f"not an absolute path: {path!r}")
+        self.transport = transport
+        self.sudo = sudo
+        self.matches = matches
+        self.files = files
+        self.backfill_lines = max(0, int(backfill_lines))
+        self.restart_delay = restart_delay
+        self.cursor = position.cursor if position else None
+        self._stopped = False
+
+    @property
+    def position(self) -> JournalPosition:
+        return JournalPosition(self.cursor)
+
+    @property
+    def name(self) -> str:
+        return "journal" if not self.files else "journal:" + ",".join(self.files)
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def _argv(self) -> list[str]:
+        argv = ["journalctl", "--output=json", "--follow", "--no-pager", "--quiet"]
+        # --follow alone means --lines=10, which with --after-cursor would print ten
+        # entries and then jump to the end, silently skipping the rest: say "all".
+        argv += [f"--after-cursor={self.cursor}", "--lines=all"] if self.cursor else [f"--lines={self.backfill_lines}"]
+        argv += [f"--file={path}" for path in self.files]
+        return [*argv, *self.matches]
+
+    async def events(self) -> AsyncIterator[FollowEvent]:
+        while not self._stopped:
+            ended: StreamEnded | None = None
+            async with contextlib.aclosing(self.transport.stream(self._argv, sudo=self.sudo)) as stream:
+                async for event in stream:
+                    if self._stopped:
+                        return
+                    if isinstance(event, LineBatch):
+                        lines = tuple(line for line in event.lines if line.startswith("{"))
+                        if not lines:
+                            continue
+                        # Only the last entry's cursor matters: no need to decode every line.
+                        match = _CURSOR_RE.search(lines[-1])
+                        if match:
+                            self.cursor = match.group(1)
+                        yield FollowedLines(self.name, lines, self.position)
+                    elif isinstance(event, StreamInterrupted):
+                        yield FollowNotice(self.name, NoticeKind.INTERRUPTED, event.reason)
+                    elif isinstance(event, StreamResumed):
+                        yield FollowNotice(self.name, NoticeKind.RESUMED,
+                                           f"reconnected after {event.downtime:.1f} s; reading on after the last entry")
+                    elif isinstance(event, StreamEnded):
+                        ended = event
+            if self._stopped:
+                return
+            detail = sanitize(ended.stderr.strip().splitlines()[-1]) if ended and ended.stderr.strip() else ""
+            status = ended.exit_status if ended else None
+            if status == 127:
+                raise TransportError("journalctl is not installed on the server: it has no systemd journal to follow")
+            if status not in (None, 0) and detail and "No journal files were" in detail:
+                raise TransportError(f"No journal to follow: {detail}")
+            yield FollowNotice(
+                self.name, NoticeKind.RESTARTED,
+                f"journalctl on the server stopped (status {status}{': ' + detail if detail else ''}); starting it again",
             )
             await asyncio.sleep(self.restart_delay)
