@@ -26,7 +26,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONNECT = 3
 
-_SUBCOMMANDS = ("facts",)
+_SUBCOMMANDS = ("facts", "logs")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +42,19 @@ def _parser() -> argparse.ArgumentParser:
     facts.add_argument("target", nargs="?", metavar="TARGET", help="server to inspect (default: this machine)")
     facts.add_argument("--json", action="store_true", help="print one JSON object")
     _trust_option(facts)
+    logs = sub.add_parser(
+        "logs", help="print classified log events (the mail, IMAP and auth logs)",
+        description="Classify log lines: what each one means and whether it is an attack. Without --file the "
+        "server's mail/IMAP/auth logs are read (found by facts), merged by time.",
+    )
+    logs.add_argument("target", nargs="?", metavar="TARGET", help="server to read (default: this machine)")
+    logs.add_argument("--file", metavar="PATH", help="read this local file instead ('-' = standard input); needs no server")
+    logs.add_argument("--lines", type=int, default=1000, metavar="N", help="how many recent lines per source (default 1000)")
+    logs.add_argument("--since", metavar="WHEN", help="only events since WHEN: 30m, 2h, 1d or 2026-11-29T14:00")
+    logs.add_argument("--follow", action="store_true", help="keep following the logs (Ctrl-C ends)")
+    logs.add_argument("--summary", action="store_true", help="counts per kind, top offenders, delivery stats instead")
+    logs.add_argument("--json", action="store_true", help="JSON: one object per line (or one summary object)")
+    _trust_option(logs)
     return parser
 
 
@@ -85,6 +98,10 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
     if args.command is None:
         return _run_app(config, args.target)
+    if args.command == "logs" and args.file is not None:
+        from mailtui.logs_cli import run_logs_file
+
+        return run_logs_file(args)
     try:
         target = resolve_target(args.target, config)
     except TargetError as exc:
@@ -92,6 +109,13 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
     if args.command == "facts":
         return asyncio.run(_facts(config, target, args))
+    if args.command == "logs":
+        from mailtui.logs_cli import run_logs
+
+        if args.file is not None and args.target is not None:
+            print("mailtui: give either TARGET or --file, not both", file=sys.stderr)
+            return EXIT_USAGE
+        return run_logs(config, target, args)
     return EXIT_USAGE
 
 
@@ -110,7 +134,7 @@ def _run_app(config: Config, target_text: str | None) -> int:
     return app.return_code or 0
 
 
-async def _connect_transport(config: Config, target: Target, trust: str | None):
+async def connect_transport(config: Config, target: Target, trust: str | None):
     transport = make_transport(target, config)
     try:
         await transport.connect()
@@ -133,7 +157,7 @@ async def _connect_transport(config: Config, target: Target, trust: str | None):
 
 async def _facts(config: Config, target: Target, args: argparse.Namespace) -> int:
     try:
-        transport = await _connect_transport(config, target, args.trust_host_key)
+        transport = await connect_transport(config, target, args.trust_host_key)
     except TransportError as exc:
         print(f"mailtui: {exc.message}", file=sys.stderr)
         return EXIT_CONNECT

@@ -1,0 +1,314 @@
+"""Counting classified events: per remote IP and per user, over time windows, with
+attack labels, plus per-hour delivery statistics like pflogsumm's.
+
+Counters are exact and memory is bounded: per key we keep totals by kind and one bucket
+per minute for the last hour only (older buckets are dropped as time advances). Time is
+the log's own time (the newest event seen), so a backlog read an hour late gives the same
+answer as a live follow.
+
+Attack labels and their thresholds (the numbers a reviewer should argue about) are in
+:data:`THRESHOLDS`; each label says in words why it was given.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from mailtui.core.logs.events import EventKind, Family, LogEvent
+
+K = EventKind
+
+#: A failed login of any service: each one is one guess at a password.
+AUTH_FAILURE_KINDS = frozenset({
+    K.SMTP_SASL_FAILED, K.PLESK_SASL_FAILED, K.DOVECOT_AUTH_FAILED, K.DOVECOT_PASSWORD_MISMATCH,
+    K.DOVECOT_UNKNOWN_USER, K.SSHD_FAILED_PASSWORD, K.SSHD_FAILED_OTHER, K.SSHD_INVALID_USER,
+    K.SSHD_PAM_FAILURE, K.AUTH_LOGIN_FAILED, K.AUTH_PAM_FAILURE,
+})
+#: A successful login (SMTP AUTH shows as a received message with a SASL user).
+LOGIN_OK_KINDS = frozenset({K.DOVECOT_LOGIN, K.SSHD_ACCEPTED})
+#: A client looking around rather than talking: the marks of a scanner.
+SCAN_KINDS = frozenset({
+    K.SMTP_LOST_CONNECTION, K.SMTP_NON_SMTP_COMMAND, K.SMTP_PIPELINING, K.SMTP_TOO_MANY_ERRORS,
+    K.POSTSCREEN_PREGREET, K.POSTSCREEN_HANGUP, K.POSTSCREEN_PIPELINING, K.POSTSCREEN_PROTOCOL_VIOLATION,
+    K.SSHD_PREAUTH_DISCONNECT, K.SSHD_NEGOTIATION_FAILED, K.DOVECOT_NO_AUTH, K.DOVECOT_PROBE,
+})
+#: Names tried that do not exist: the raw material of user enumeration.
+UNKNOWN_NAME_KINDS = frozenset({K.REJECT_UNKNOWN_USER, K.SSHD_INVALID_USER, K.DOVECOT_UNKNOWN_USER})
+
+
+class Label(StrEnum):
+    PASSWORD_GUESSING = "password guessing"
+    RELAY_PROBING = "relay probing"
+    USER_ENUMERATION = "user enumeration"
+    SCANNING = "scanning"
+    SPAM_RUN = "spam run"
+    LOGIN_AFTER_FAILURES = "login after failures"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    #: Failed logins from one IP within 15 minutes.
+    password_guessing: int = 5
+    #: Relay attempts refused from one IP within an hour (one already is a probe).
+    relay_probing: int = 1
+    #: Distinct non-existent names tried by one IP within an hour.
+    user_enumeration: int = 5
+    #: Scanner-like drops from one IP within 15 minutes.
+    scanning: int = 3
+    #: Messages one authenticated user submitted within an hour.
+    spam_run: int = 100
+    #: Failed logins from an IP (any time before) that make its successful login alarming.
+    login_after_failures: int = 3
+
+
+THRESHOLDS = Thresholds()
+WINDOWS = (("1 min", 1), ("15 min", 15), ("1 h", 60))
+_MAX_NAMES = 1000  # distinct names remembered per IP for enumeration (memory bound)
+
+
+@dataclass(frozen=True)
+class LabelReason:
+    label: Label
+    why: str
+
+
+@dataclass(frozen=True)
+class KeyStats:
+    """What one remote IP (or one user) did."""
+
+    key: str
+    first_seen: _dt.datetime | None
+    last_seen: _dt.datetime | None
+    total: int
+    attacks: int
+    #: Counts by kind: the whole backlog, and the windows of WINDOWS ending at the newest event.
+    by_kind: tuple[tuple[EventKind, int], ...]
+    windows: tuple[tuple[str, int], ...]
+    labels: tuple[LabelReason, ...]
+
+
+@dataclass(frozen=True)
+class HourStats:
+    hour: _dt.datetime
+    received: int
+    sent: int
+    deferred: int
+    bounced: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    lines: int
+    first: _dt.datetime | None
+    last: _dt.datetime | None
+    by_kind: tuple[tuple[EventKind, int], ...]
+    attacks: int
+    offenders: tuple[KeyStats, ...]
+    users: tuple[KeyStats, ...]
+    hours: tuple[HourStats, ...]
+    #: The labels that need attention now (a login after failures, a spam run).
+    alarms: tuple[tuple[str, LabelReason], ...]
+
+
+class _Tally:
+    """Counters for one key; minute buckets only for the last hour."""
+
+    __slots__ = ("first", "last", "total", "attacks", "kinds", "minutes", "names",
+                 "failures_before_login", "logins_after_failures", "failures")
+
+    def __init__(self) -> None:
+        self.first: _dt.datetime | None = None
+        self.last: _dt.datetime | None = None
+        self.total = 0
+        self.attacks = 0
+        self.failures = 0
+        self.kinds: Counter[EventKind] = Counter()
+        self.minutes: dict[int, Counter[EventKind]] = {}
+        self.names: dict[int, set[str]] = {}
+        self.logins_after_failures = 0
+        self.failures_before_login = 0
+
+
+def _minute(time: _dt.datetime | None) -> int | None:
+    return int(time.timestamp() // 60) if time is not None else None
+
+
+class Aggregator:
+    """Feed it events (in log order); ask it for a :class:`Summary` at any time."""
+
+    def __init__(self, thresholds: Thresholds = THRESHOLDS) -> None:
+        self.thresholds = thresholds
+        self.lines = 0
+        self.first: _dt.datetime | None = None
+        self.last: _dt.datetime | None = None
+        self.by_kind: Counter[EventKind] = Counter()
+        self.attacks = 0
+        self._ips: dict[str, _Tally] = defaultdict(_Tally)
+        self._users: dict[str, _Tally] = defaultdict(_Tally)
+        self._hours: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+        self._newest_minute: int | None = None
+
+    def add_many(self, events: Iterable[LogEvent]) -> None:
+        for event in events:
+            self.add(event)
+
+    def add(self, event: LogEvent) -> None:
+        self.lines += 1
+        kind = event.kind
+        self.by_kind[kind] += 1
+        time = event.record.time or self.last
+        if time is not None:
+            if self.first is None or time < self.first:
+                self.first = time
+            if self.last is None or time > self.last:
+                self.last = time
+        minute = _minute(time)
+        if minute is not None and (self._newest_minute is None or minute > self._newest_minute):
+            self._newest_minute = minute
+            if minute % 10 == 0:
+                self._prune(minute)
+        if event.attack:
+            self.attacks += 1
+        if event.remote_ip:
+            self._count(self._ips[event.remote_ip], event, time, minute)
+        if event.user and (kind in AUTH_FAILURE_KINDS or kind in LOGIN_OK_KINDS or kind == K.QUEUE_RECEIVED):
+            self._count(self._users[event.user], event, time, minute)
+        if Family.QUEUE == kind.info.family or Family.REJECT == kind.info.family:
+            self._hour(kind, minute)
+
+    def _count(self, tally: _Tally, event: LogEvent, time: _dt.datetime | None, minute: int | None) -> None:
+        kind = event.kind
+        if tally.first is None and time is not None:
+            tally.first = time
+        if time is not None:
+            tally.last = time
+        tally.total += 1
+        tally.kinds[kind] += 1
+        if event.attack:
+            tally.attacks += 1
+        if kind in AUTH_FAILURE_KINDS:
+            tally.failures += 1
+        elif kind in LOGIN_OK_KINDS and tally.failures >= self.thresholds.login_after_failures:
+            tally.logins_after_failures += 1
+            tally.failures_before_login = tally.failures
+        if minute is not None:
+            bucket = tally.minutes.get(minute)
+            if bucket is None:
+                bucket = tally.minutes[minute] = Counter()
+            bucket[kind] += 1
+            if kind in UNKNOWN_NAME_KINDS:
+                # sshd/Dovecot name the user; a Postfix reject names the recipient tried.
+                name = event.user or event.detail("to")
+                names = tally.names.setdefault(minute, set())
+                if name and len(names) < _MAX_NAMES:
+                    names.add(name)
+
+    def _hour(self, kind: EventKind, minute: int | None) -> None:
+        if minute is None:
+            return
+        row = self._hours[minute // 60]
+        if kind == K.QUEUE_RECEIVED:
+            row[0] += 1
+        elif kind == K.QUEUE_SENT:
+            row[1] += 1
+        elif kind == K.QUEUE_DEFERRED:
+            row[2] += 1
+        elif kind in (K.QUEUE_BOUNCED, K.QUEUE_EXPIRED):
+            row[3] += 1
+        elif kind.info.family == Family.REJECT:
+            row[4] += 1
+
+    def _prune(self, newest: int) -> None:
+        """Drop minute buckets older than the longest window."""
+        oldest = newest - 60
+        for tallies in (self._ips, self._users):
+            for tally in tallies.values():
+                if tally.minutes and min(tally.minutes) < oldest:
+                    tally.minutes = {m: c for m, c in tally.minutes.items() if m >= oldest}
+                    tally.names = {m: n for m, n in tally.names.items() if m >= oldest}
+
+    # ---------------------------------------------------------------- reading
+    def _window(self, tally: _Tally, minutes: int) -> Counter[EventKind]:
+        counts: Counter[EventKind] = Counter()
+        if self._newest_minute is None:
+            return counts
+        start = self._newest_minute - minutes + 1
+        for minute, bucket in tally.minutes.items():
+            if minute >= start:
+                counts.update(bucket)
+        return counts
+
+    def _labels(self, key: str, tally: _Tally, is_user: bool) -> tuple[LabelReason, ...]:
+        t = self.thresholds
+        last15 = self._window(tally, 15)
+        last60 = self._window(tally, 60)
+        labels: list[LabelReason] = []
+        failures15 = sum(n for k, n in last15.items() if k in AUTH_FAILURE_KINDS)
+        if failures15 >= t.password_guessing:
+            labels.append(LabelReason(Label.PASSWORD_GUESSING,
+                                      f"{failures15} failed logins in the last 15 minutes (threshold {t.password_guessing})"))
+        if not is_user:
+            relay = last60[K.REJECT_RELAY]
+            if relay >= t.relay_probing:
+                labels.append(LabelReason(Label.RELAY_PROBING,
+                                          f"{relay} relay attempt(s) refused in the last hour: testing for an open relay"))
+            names: set[str] = set()
+            start = (self._newest_minute or 0) - 59
+            for minute, bucket in tally.names.items():
+                if minute >= start:
+                    names |= bucket
+            if len(names) >= t.user_enumeration:
+                labels.append(LabelReason(Label.USER_ENUMERATION,
+                                          f"{len(names)} different non-existent names tried in the last hour "
+                                          f"(threshold {t.user_enumeration})"))
+            scans = sum(n for k, n in last15.items() if k in SCAN_KINDS)
+            if scans >= t.scanning:
+                labels.append(LabelReason(Label.SCANNING,
+                                          f"{scans} scanner-like disconnects in the last 15 minutes (threshold {t.scanning})"))
+        else:
+            sent = last60[K.QUEUE_RECEIVED]
+            if sent >= t.spam_run:
+                labels.append(LabelReason(Label.SPAM_RUN,
+                                          f"{sent} messages submitted by this login in the last hour (threshold "
+                                          f"{t.spam_run}): a stolen password used for spam?"))
+        if tally.logins_after_failures:
+            labels.append(LabelReason(Label.LOGIN_AFTER_FAILURES,
+                                      f"a successful login after {tally.failures_before_login} failed ones: "
+                                      "the guessing may have worked — check this account now"))
+        return tuple(labels)
+
+    def _stats(self, key: str, tally: _Tally, is_user: bool) -> KeyStats:
+        return KeyStats(
+            key=key, first_seen=tally.first, last_seen=tally.last, total=tally.total, attacks=tally.attacks,
+            by_kind=tuple(tally.kinds.most_common()),
+            windows=tuple((name, sum(self._window(tally, minutes).values())) for name, minutes in WINDOWS),
+            labels=self._labels(key, tally, is_user),
+        )
+
+    def summary(self, top: int = 20) -> Summary:
+        """Counts by kind, the top offending IPs and users (most attacks first), hours."""
+        ips = sorted(self._ips.items(), key=lambda item: (-item[1].attacks, -item[1].total, item[0]))
+        offenders = tuple(self._stats(k, v, False) for k, v in ips[:top] if v.attacks)
+        users = sorted(self._users.items(), key=lambda item: (-item[1].failures, -item[1].total, item[0]))
+        user_stats = tuple(self._stats(k, v, True) for k, v in users[:top])
+        # Alarms are looked for in every key, not only the top ones: one successful
+        # guess among ten thousand scanners must still surface.
+        alarms = tuple(
+            (key, reason)
+            for tallies, is_user in ((self._ips, False), (self._users, True))
+            for key, tally in sorted(tallies.items())
+            if tally.logins_after_failures or (is_user and tally.kinds[K.QUEUE_RECEIVED] >= self.thresholds.spam_run)
+            for reason in self._labels(key, tally, is_user)
+            if reason.label in (Label.LOGIN_AFTER_FAILURES, Label.SPAM_RUN)
+        )
+        hours = tuple(
+            HourStats(_dt.datetime.fromtimestamp(hour * 3600, _dt.timezone.utc), *row)
+            for hour, row in sorted(self._hours.items())
+        )
+        return Summary(self.lines, self.first, self.last, tuple(self.by_kind.most_common()), self.attacks,
+                       offenders, user_stats, hours, alarms)

@@ -1,0 +1,1057 @@
+"""Classify log records into :class:`~.events.LogEvent`s: Postfix, Dovecot, sshd and friends.
+
+Speed matters (a busy server writes millions of lines a day and a panel re-reads them):
+classification dispatches on the program name and on the first words of the message with
+plain ``str`` operations, and only then runs one small compiled regex. IP validation is
+cached. Nothing here raises on hostile input: an unknown or malformed line becomes
+:attr:`EventKind.OTHER`.
+
+Two entry points:
+
+- :func:`classify` — one record, stateless;
+- :class:`LogClassifier` — lines in, events out, for a stream. It keeps a little state
+  per sshd connection (keyed by host and pid), because sshd names the client's address on
+  some lines of a connection only: a later ``Too many authentication failures`` gets the
+  address of the ``Connection from`` line, and a hostile line whose address is still
+  unknown is counted on the connection's next line that names it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable
+
+from mailtui.core.logs.events import KIND_INFO, EventKind, LogEvent
+from mailtui.core.logs.records import LogRecord, RecordParser
+from mailtui.core.text import sanitize
+
+__all__ = ["classify", "classify_lines", "LogClassifier"]
+
+K = EventKind
+_SEVERITY = {kind: info.severity for kind, info in KIND_INFO.items()}
+_ATTACK = {kind: info.attack for kind, info in KIND_INFO.items()}
+_FIELD_MAX = 256
+
+# -- small helpers ---------------------------------------------------------------------
+
+_ip_cache: dict[str, str | None] = {}
+
+
+def _ip(text: str | None) -> str | None:
+    """``text`` as a normalised IP address string, or None when it is not one."""
+    if not text:
+        return None
+    hit = _ip_cache.get(text)
+    if hit is not None or text in _ip_cache:
+        return hit
+    parts = text.split(".")
+    if len(parts) == 4 and ":" not in text:
+        # IPv4 fast path (ipaddress costs microseconds): four decimal octets, no leading zeros.
+        for part in parts:
+            if not (part.isdigit() and part.isascii() and len(part) <= 3 and int(part) <= 255
+                    and (part == "0" or part[0] != "0")):
+                break
+        else:
+            return text
+    candidate = text.strip("[]")
+    if candidate[:5].lower() == "ipv6:":
+        candidate = candidate[5:]
+    try:
+        address = ipaddress.ip_address(candidate.split("%", 1)[0])
+    except ValueError:
+        result = None
+    else:
+        mapped = getattr(address, "ipv4_mapped", None)
+        result = str(mapped if mapped is not None else address)
+    if len(_ip_cache) > 65536:
+        _ip_cache.clear()
+    _ip_cache[text] = result
+    return result
+
+
+# Host and user names repeat a lot (bursts from one bot): sanitise each distinct one once.
+_clean_cache: dict[str, str] = {}
+
+
+def _clean(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return sanitize(text, max_length=_FIELD_MAX)
+
+
+def _event(
+    kind: EventKind,
+    record: LogRecord,
+    service: str,
+    ip: str | None = None,
+    host: str | None = None,
+    user: str | None = None,
+    queue_id: str | None = None,
+    details: tuple[tuple[str, str], ...] = (),
+    attack: bool | None = None,
+) -> LogEvent:
+    if host:
+        clean = _clean_cache.get(host)
+        if clean is None:
+            clean = sanitize(host, max_length=_FIELD_MAX)
+            if len(_clean_cache) > 65536:
+                _clean_cache.clear()
+            _clean_cache[host] = clean
+        host = clean
+    elif host == "":
+        host = None
+    if user is not None:
+        clean = _clean_cache.get(user)
+        if clean is None:
+            clean = sanitize(user, max_length=_FIELD_MAX)
+            if len(_clean_cache) > 65536:
+                _clean_cache.clear()
+            _clean_cache[user] = clean
+        user = clean
+    return LogEvent(
+        kind,
+        _SEVERITY[kind],
+        _ATTACK[kind] if attack is None else attack,
+        ip,
+        host,
+        user,
+        queue_id,
+        service,
+        details,
+        record,
+    )
+
+
+def _d(key: str, value: str) -> tuple[str, str]:
+    return (key, sanitize(value, max_length=_FIELD_MAX))
+
+
+def _other(record: LogRecord, service: str = "") -> LogEvent:
+    return LogEvent(K.OTHER, _SEVERITY[K.OTHER], False, None, None, None, None, service, (), record)
+
+
+# "name[1.2.3.4]" / "unknown[2001:db8::1]:4711" / "[1.2.3.4]:4711"
+_NAME_ADDR = re.compile(r"([^\s\[\]]*)\[([^\]\s]*)\](?::\d+)?")
+_QUEUE_ID = re.compile(r"[0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}")
+
+
+def _name_addr(text: str, start: int = 0) -> tuple[str | None, str | None, int]:
+    m = _NAME_ADDR.search(text, start)
+    if m is None:
+        return None, None, -1
+    return m.group(1) or None, _ip(m.group(2)), m.end()
+
+
+# -- Postfix ---------------------------------------------------------------------------
+
+_DISCONNECT_AUTH = re.compile(r" auth=(\d+)/(\d+)")
+_STAGE = re.compile(r"(?:NOQUEUE: )?(lost connection|timeout|too many errors) after (\S+)(?: \(\d+ bytes\))? from ")
+_SASL_FAIL = re.compile(r"warning: ([^\s\[\]]*)\[([^\]]*)\](?::\d+)?: SASL ([\w-]+) authentication failed:? ?(.*)$")
+_SASL_USER = re.compile(r"sasl_username=([^,\s]*)")
+_REJECT = re.compile(
+    r"(?:(NOQUEUE)|([0-9A-Za-z]{5,})): (reject|milter-reject|reject_warning|discard): (\S+) from "
+    r"([^\s\[\]]*)\[([^\]\s]*)\](?::\d+)?: (.*)$"
+)
+_RBL_NAME = re.compile(r"blocked using ([^\s;,]+)")
+_RATE = re.compile(r"warning: (.*? limit exceeded): (\d+) from ([^\s\[\]]*)\[([^\]\s]*)\](?::\d+)? for service (\S+)")
+_HOSTNAME_MISMATCH = re.compile(r"warning: hostname (\S+) does not resolve to address (\S+?):?(?: |$)")
+_ADDR_NOT_LISTED = re.compile(r"warning: (\S+?): address not listed for hostname (\S+)")
+_TLS_EST = re.compile(
+    r"(\w+) TLS connection established (from|to) ([^\s\[\]]*)\[([^\]\s]*)\](?::\d+)?: (\S+) with cipher (\S+)"
+)
+_QUEUE_FIELDS = re.compile(r"(to|from|relay|dsn|status|orig_to|size|nrcpt|delay)=(<[^>]*>|[^,\s]*)")
+_POSTSCREEN = re.compile(r"([A-Z][A-Z -]*?) (?:(\d+) after [\d.]+ |rank (\d+) for |after \d+ )?(?:from )?\[([^\]\s]+)\]:\d+")
+
+_BACKEND_HINTS = ("authentication server", "saslauthd", "connect to", "Connection lost", "unable to")
+
+
+def _postfix_service(program: str) -> str:
+    """``postfix/submission/smtpd`` -> ``submission``; ``postfix/smtpd`` -> ``smtpd``."""
+    parts = program.split("/")
+    if len(parts) >= 3:
+        return parts[-2]
+    return parts[-1]
+
+
+def _reject_kind(body: str, verdict: str) -> tuple[EventKind, tuple[tuple[str, str], ...]]:
+    code = body[:3]
+    if verdict == "milter-reject":
+        return K.REJECT_CONTENT, (("code", code),)
+    if "Relay access denied" in body:
+        return K.REJECT_RELAY, (("code", code),)
+    if "blocked using " in body:
+        m = _RBL_NAME.search(body)
+        return K.REJECT_RBL, (("code", code), _d("rbl", m.group(1) if m else ""))
+    if "Helo command rejected" in body:
+        return K.REJECT_HELO, (("code", code),)
+    if "Sender address rejected" in body:
+        return K.REJECT_SENDER, (("code", code),)
+    low = body.lower()
+    if "greylist" in low or "policy" in low or "try again later" in low:
+        return K.REJECT_POLICY, (("code", code),)
+    if "user unknown" in low or "undeliverable address" in low or "recipient address rejected" in low:
+        return K.REJECT_UNKNOWN_USER, (("code", code),)
+    if "too many connections" in low or "rate limit" in low:
+        return K.SMTP_RATE_LIMIT, (("code", code),)
+    if "Client host rejected" in body:
+        return K.REJECT_CLIENT, (("code", code),)
+    if "header" in low[:60] or "body" in low[:60]:
+        return K.REJECT_CONTENT, (("code", code),)
+    return K.REJECT_OTHER, (("code", code),)
+
+
+def _postfix_reject(record: LogRecord, service: str, m: re.Match[str]) -> LogEvent:
+    _noqueue, qid, verdict, command, name, addr, body = m.groups()
+    kind, details = _reject_kind(body, verdict)
+    ip = _ip(addr)
+    # 4xx from a policy/greylist is not hostile; permanent "other" refusals are.
+    attack = None
+    if kind is K.REJECT_OTHER:
+        attack = body[:1] == "5"
+    if verdict == "reject_warning":
+        attack = False
+    details = details + (("command", command),)
+    helo = body.rfind(" helo=<")
+    if helo >= 0:
+        details = details + (_d("helo", body[helo + 7 : body.find(">", helo + 7) if ">" in body[helo:] else None]),)
+    sender = body.find("from=<")
+    if sender >= 0:
+        details = details + (_d("from", body[sender + 6 : body.find(">", sender)]),)
+    rcpt = body.find(" to=<")
+    if rcpt >= 0:
+        details = details + (_d("to", body[rcpt + 5 : body.find(">", rcpt)]),)
+    return _event(kind, record, service, ip, name or None, None, qid, details + (_d("reply", body[:200]),), attack)
+
+
+def _classify_smtpd(record: LogRecord, service: str) -> LogEvent:
+    msg = record.message
+    c = msg[:1]
+    if c == "c" and msg.startswith("connect from "):
+        name, ip, _ = _name_addr(msg, 13)
+        return _event(K.SMTP_CONNECT, record, service, ip, name)
+    if c == "d" and msg.startswith("disconnect from "):
+        name, ip, _ = _name_addr(msg, 16)
+        m = _DISCONNECT_AUTH.search(msg)
+        if m is not None and int(m.group(1)) < int(m.group(2)):
+            return _event(K.SMTP_DISCONNECT_AUTH_FAILED, record, service, ip, name,
+                          details=(("auth", f"{m.group(1)}/{m.group(2)}"),))
+        return _event(K.SMTP_DISCONNECT, record, service, ip, name)
+    if c == "w" and msg.startswith("warning: "):
+        return _smtpd_warning(record, service, msg)
+    m = _STAGE.match(msg)
+    if m is not None:
+        what, stage = m.groups()
+        name, ip, _ = _name_addr(msg, m.end())
+        details = (("stage", stage[:32]),)
+        if what == "lost connection":
+            # A scanner's signature: gone right after connecting or greeting. After
+            # AUTH the session's failure is already counted (SASL and disconnect lines).
+            hostile = stage in ("CONNECT", "EHLO", "HELO", "STARTTLS", "UNKNOWN")
+            return _event(K.SMTP_LOST_CONNECTION, record, service, ip, name, details=details, attack=hostile)
+        if what == "timeout":
+            return _event(K.SMTP_TIMEOUT, record, service, ip, name, details=details)
+        return _event(K.SMTP_TOO_MANY_ERRORS, record, service, ip, name, details=details)
+    if c == "i" and msg.startswith("improper command pipelining after "):
+        name, ip, _ = _name_addr(msg, 34)
+        return _event(K.SMTP_PIPELINING, record, service, ip, name,
+                      details=(("stage", msg[34 : msg.find(" ", 34)][:32]),))
+    if "TLS connection established" in msg:
+        return _tls_established(record, service, msg)
+    if msg.startswith("SSL_accept error from "):
+        name, ip, _ = _name_addr(msg, 22)
+        return _event(K.TLS_FAILED, record, service, ip, name)
+    if ": client=" in msg[:40]:
+        qid, _, rest = msg.partition(": client=")
+        name, ip, _ = _name_addr(rest)
+        m2 = _SASL_USER.search(rest)
+        return _event(K.QUEUE_RECEIVED, record, service, ip, name, m2.group(1) if m2 else None, qid)
+    if "reject: " in msg[:40] or "milter-reject: " in msg[:40] or "reject_warning: " in msg[:40]:
+        m = _REJECT.match(msg)
+        if m is not None:
+            return _postfix_reject(record, service, m)
+    if msg.startswith(("fatal: ", "error: ", "panic: ")):
+        return _event(K.SERVICE_PROBLEM, record, service)
+    return _other(record, service)
+
+
+def _smtpd_warning(record: LogRecord, service: str, msg: str) -> LogEvent:
+    if " authentication failed" in msg:
+        m = _SASL_FAIL.match(msg)
+        if m is not None:
+            name, addr, mech, reason = m.groups()
+            m2 = _SASL_USER.search(reason)
+            user = m2.group(1) if m2 else None
+            details = (_d("mechanism", mech.upper()), _d("reason", reason[:120]))
+            if any(h in reason for h in _BACKEND_HINTS):
+                return _event(K.SMTP_SASL_BACKEND_ERROR, record, service, _ip(addr), name or None, user, details=details)
+            return _event(K.SMTP_SASL_FAILED, record, service, _ip(addr), name or None, user, details=details)
+    if msg.startswith("warning: SASL"):
+        # "SASL authentication failure: cannot connect to saslauthd server", "SASL: Connect to private/auth failed"
+        return _event(K.SMTP_SASL_BACKEND_ERROR, record, service)
+    if msg.startswith("warning: non-SMTP command from "):
+        name, ip, end = _name_addr(msg, 31)
+        return _event(K.SMTP_NON_SMTP_COMMAND, record, service, ip, name,
+                      details=(_d("command", msg[end + 2 :][:120]),) if end > 0 else ())
+    if "limit exceeded" in msg:
+        m = _RATE.match(msg)
+        if m is not None:
+            limit, count, name, addr, svc = m.groups()
+            return _event(K.SMTP_RATE_LIMIT, record, service, _ip(addr), name or None,
+                          details=(_d("limit", limit), ("count", count), _d("for_service", svc)))
+    if msg.startswith("warning: hostname "):
+        m = _HOSTNAME_MISMATCH.match(msg)
+        if m is not None:
+            return _event(K.SMTP_HOSTNAME_MISMATCH, record, service, _ip(m.group(2)), m.group(1))
+    m = _ADDR_NOT_LISTED.match(msg)
+    if m is not None:
+        return _event(K.SMTP_HOSTNAME_MISMATCH, record, service, _ip(m.group(1)), m.group(2))
+    if msg.startswith("warning: TLS library problem"):
+        return _event(K.TLS_FAILED, record, service)
+    return _event(K.SERVICE_PROBLEM, record, service)
+
+
+def _tls_established(record: LogRecord, service: str, msg: str) -> LogEvent:
+    m = _TLS_EST.search(msg)
+    if m is None:
+        return _event(K.TLS_ESTABLISHED, record, service)
+    trust, direction, name, addr, proto, cipher = m.groups()
+    details = (("trust", trust), ("direction", direction), _d("protocol", proto), _d("cipher", cipher))
+    return _event(K.TLS_ESTABLISHED, record, service, _ip(addr), name or None, details=details)
+
+
+def _classify_postscreen(record: LogRecord, service: str) -> LogEvent:
+    msg = record.message
+    if "reject: " in msg[:30]:
+        m = _REJECT.match(msg)
+        if m is not None:
+            return _postfix_reject(record, service, m)
+    m = _POSTSCREEN.match(msg)
+    if m is None:
+        if msg.startswith("warning: "):
+            return _event(K.SERVICE_PROBLEM, record, service)
+        return _other(record, service)
+    word, count, rank, addr = m.groups()
+    ip = _ip(addr)
+    if word == "CONNECT":
+        return _event(K.POSTSCREEN_CONNECT, record, service, ip)
+    if word == "PASS NEW":
+        return _event(K.POSTSCREEN_PASS_NEW, record, service, ip)
+    if word == "PASS OLD":
+        return _event(K.POSTSCREEN_PASS_OLD, record, service, ip)
+    if word in ("WHITELISTED", "ALLOWLISTED"):
+        return _event(K.POSTSCREEN_ALLOWLISTED, record, service, ip)
+    if word in ("BLACKLISTED", "DENYLISTED"):
+        return _event(K.POSTSCREEN_DENYLISTED, record, service, ip)
+    if word == "PREGREET":
+        return _event(K.POSTSCREEN_PREGREET, record, service, ip, details=(("bytes", count or ""),))
+    if word == "DNSBL":
+        return _event(K.POSTSCREEN_DNSBL, record, service, ip, details=(("rank", rank or ""),))
+    if word == "HANGUP":
+        return _event(K.POSTSCREEN_HANGUP, record, service, ip)
+    if word == "COMMAND PIPELINING":
+        return _event(K.POSTSCREEN_PIPELINING, record, service, ip)
+    if word == "DISCONNECT":
+        return _event(K.POSTSCREEN_DISCONNECT, record, service, ip)
+    if word in ("NON-SMTP COMMAND", "BARE NEWLINE", "COMMAND TIME LIMIT", "COMMAND COUNT LIMIT",
+                "COMMAND LENGTH LIMIT"):
+        return _event(K.POSTSCREEN_PROTOCOL_VIOLATION, record, service, ip, details=(("test", word),))
+    return _other(record, service)
+
+
+def _classify_delivery(record: LogRecord, service: str) -> LogEvent:
+    """smtp/lmtp/local/virtual/pipe/error/qmgr/cleanup/pickup/bounce lines: ``QID: ...``."""
+    msg = record.message
+    colon = msg.find(": ")
+    if colon < 5 or colon > 20 or _QUEUE_ID.fullmatch(msg[:colon]) is None:
+        if "TLS connection established" in msg:
+            return _tls_established(record, service, msg)
+        if msg.startswith(("warning: ", "fatal: ", "error: ", "panic: ")):
+            return _event(K.SERVICE_PROBLEM, record, service)
+        return _other(record, service)
+    qid = msg[:colon]
+    rest = msg[colon + 2 :]
+    if rest.startswith("to=<"):
+        fields = dict(_QUEUE_FIELDS.findall(rest))
+        status = fields.get("status", "")
+        kind = {"sent": K.QUEUE_SENT, "deferred": K.QUEUE_DEFERRED, "bounced": K.QUEUE_BOUNCED,
+                "expired": K.QUEUE_EXPIRED}.get(status, K.OTHER)
+        paren = rest.find(" (", rest.find("status="))
+        details = tuple(_d(k, fields[k].strip("<>")) for k in ("to", "relay", "dsn", "status") if k in fields)
+        if paren > 0:
+            details += (_d("reason", rest[paren + 2 : -1][:200]),)
+        return _event(kind, record, service, queue_id=qid, details=details)
+    if rest.startswith("from=<"):
+        if "status=expired" in rest:
+            return _event(K.QUEUE_EXPIRED, record, service, queue_id=qid,
+                          details=(_d("from", rest[6 : rest.find(">")]),))
+        fields = dict(_QUEUE_FIELDS.findall(rest))
+        details = tuple(_d(k, fields[k].strip("<>")) for k in ("from", "size", "nrcpt") if k in fields)
+        return _event(K.QUEUE_ACTIVE, record, service, queue_id=qid, details=details)
+    if rest == "removed":
+        return _event(K.QUEUE_REMOVED, record, service, queue_id=qid)
+    if rest.startswith("message-id="):
+        return _event(K.QUEUE_CLEANUP, record, service, queue_id=qid, details=(_d("message_id", rest[11:].strip("<>")),))
+    if rest.startswith("uid="):
+        fr = rest.find("from=<")
+        return _event(K.QUEUE_RECEIVED, record, service, queue_id=qid,
+                      user=rest[fr + 6 : rest.find(">", fr)] if fr >= 0 else None)
+    if rest.startswith("client="):
+        name, ip, _ = _name_addr(rest)
+        m2 = _SASL_USER.search(rest)
+        return _event(K.QUEUE_RECEIVED, record, service, ip, name, m2.group(1) if m2 else None, qid)
+    if "notification: " in rest:
+        return _event(K.QUEUE_NOTICE, record, service, queue_id=qid)
+    if rest.startswith(("reject: ", "milter-reject: ")):
+        m = _REJECT.match(msg)
+        if m is not None:
+            return _postfix_reject(record, service, m)
+        return _event(K.REJECT_CONTENT, record, service, queue_id=qid)
+    return _other(record, service)
+
+
+def _classify_postfix(record: LogRecord) -> LogEvent:
+    program = record.program
+    daemon = program[program.rfind("/") + 1 :]
+    service = _postfix_service(program)
+    if daemon == "smtpd":
+        return _classify_smtpd(record, service)
+    if daemon == "postscreen":
+        return _classify_postscreen(record, service)
+    if daemon in ("master", "postfix-script", "postfix"):
+        msg = record.message
+        if msg.startswith(("warning: ", "fatal: ", "error: ", "panic: ")):
+            return _event(K.SERVICE_PROBLEM, record, service)
+        return _event(K.SERVICE_STATE, record, service)
+    if daemon in ("anvil", "scache", "tlsmgr", "dnsblog", "verify", "proxymap", "trivial-rewrite",
+                  "tlsproxy", "postlogd", "postdrop", "sendmail", "postsuper", "postqueue"):
+        msg = record.message
+        if msg.startswith(("warning: ", "fatal: ", "error: ", "panic: ")):
+            return _event(K.SERVICE_PROBLEM, record, service)
+        if daemon == "postsuper" or daemon == "tlsproxy":
+            return _classify_delivery(record, service)
+        return _other(record, service)
+    return _classify_delivery(record, service)
+
+
+# -- Dovecot ---------------------------------------------------------------------------
+
+_DOVECOT_LEVELS = ("Info: ", "Warning: ", "Error: ", "Fatal: ", "Panic: ", "Debug: ")
+_RIP = re.compile(r"\brip=([0-9A-Fa-f:.]+)")
+_DOVECOT_USER = re.compile(r"\buser=<([^>]*)>")
+_METHOD = re.compile(r"\bmethod=([\w-]+)")
+_AUTH_ATTEMPTS = re.compile(r"\(auth failed, (\d+) attempts")
+# passdb/userdb lookups: "pam(user,1.2.3.4)", "sql(user,1.2.3.4,<session>)", "ldap(dog,1.2.3.4,)"
+_PASSDB = re.compile(r"\b([a-z][\w-]{1,15})\(([^()]*?),([0-9A-Fa-f:.]+)(?:,[^()]*)?\): (.*)$")
+_AUTH_CONTEXT = re.compile(r"^\(([^()]*?),([0-9A-Fa-f:.]+)(?:,[^()]*)?\)")
+_PAM_USER = re.compile(r"\s user=(.*?)\s*$")
+_PAM_RUSER = re.compile(r" ruser=(\S*) ")
+
+# A disconnect before any login is a probe when it shows a broken handshake or protocol.
+_PROBE_HINTS = ("failed", "reset by peer", "Too many invalid commands", "auth was ready",
+                "didn't finish SASL", "during TLS handshake")
+_LOGIN_SERVICES = {"imap-login": "imap", "pop3-login": "pop3", "managesieve-login": "managesieve",
+                   "submission-login": "submission", "lmtp": "lmtp", "imap": "imap", "pop3": "pop3"}
+
+
+def _password_result(record: LogRecord, service: str, user: str, addr: str, result: str) -> LogEvent | None:
+    low = result.lower()
+    if "unknown user" in low or "user not known" in low or "user not found" in low:
+        return _event(K.DOVECOT_UNKNOWN_USER, record, service, _ip(addr), user=user)
+    if "mismatch" in low or "pam_authenticate() failed" in low or "invalid credentials" in low:
+        return _event(K.DOVECOT_PASSWORD_MISMATCH, record, service, _ip(addr), user=user)
+    return None
+
+
+def _classify_dovecot(record: LogRecord) -> LogEvent:
+    program = record.program
+    msg = record.message
+    if msg.startswith("badlogin: "):  # Cyrus imapd logs as "imap" too
+        return _classify_peer_auth(record)
+    if "pam_unix(" in msg and "authentication failure" in msg:
+        return _pam_failure(record, "dovecot", msg)
+    if program.startswith("dovecot"):
+        # syslog form: "dovecot: imap-login: Login: ..." / "dovecot: auth-worker(304): pam(...)"
+        if msg.startswith("dovecot: "):
+            msg = msg[9:]
+        sp = msg.find(": ")
+        if 0 < sp < 64 and " " not in msg[:sp]:
+            tag = msg[:sp]
+            cut = min((i for i in (tag.find("("), tag.find("["), tag.find("<")) if i >= 0), default=len(tag))
+            program, context = tag[:cut], tag[cut:]
+            msg = msg[sp + 2 :]
+        else:
+            context = record.context
+    else:
+        context = record.context
+    for level in _DOVECOT_LEVELS:
+        if msg.startswith(level):
+            msg = msg[len(level) :]
+            if level in ("Error: ", "Fatal: ", "Panic: ") and "pam_unix" not in msg:
+                problem = True
+            else:
+                problem = False
+            break
+    else:
+        problem = False
+    service = _LOGIN_SERVICES.get(program, program)
+    if program.endswith("-login"):
+        rip = _RIP.search(msg)
+        ip = _ip(rip.group(1)) if rip else None
+        um = _DOVECOT_USER.search(msg)
+        user = um.group(1) if um else None
+        if msg.startswith("Login: "):
+            mm = _METHOD.search(msg)
+            return _event(K.DOVECOT_LOGIN, record, service, ip, user=user,
+                          details=(("method", mm.group(1)),) if mm else ())
+        if rip is None:
+            return _other(record, service)
+        paren = msg.rfind(" (", 0, rip.start())
+        head = msg[:rip.start()]
+        if "(auth failed" in head or "(proxy dest auth failed)" in head:
+            am = _AUTH_ATTEMPTS.search(head)
+            mm = _METHOD.search(msg)
+            details = (("attempts", am.group(1)),) if am else ()
+            if mm:
+                details += (("method", mm.group(1)),)
+            return _event(K.DOVECOT_AUTH_FAILED, record, service, ip, user=user or None, details=details)
+        if "(tried to use disallowed" in head or "(tried to use disabled" in head or "Plaintext authentication disabled" in head:
+            return _event(K.DOVECOT_PLAINTEXT_DISALLOWED, record, service, ip, user=user or None)
+        if paren >= 0 or "(no auth attempts" in head:
+            hostile = any(h in msg for h in _PROBE_HINTS)
+            if hostile:
+                return _event(K.DOVECOT_PROBE, record, service, ip, user=user or None)
+            if "no auth attempts" in head or "Disconnected" in head or "Login aborted" in head:
+                return _event(K.DOVECOT_NO_AUTH, record, service, ip, user=user or None)
+        return _other(record, service)
+    if program.startswith("auth"):
+        # Dovecot 2.4: user and address sit in the tag: auth(user,1.2.3.4,sasl:login)<sess>: sql: Password mismatch
+        cm = _AUTH_CONTEXT.match(context) if context else None
+        if cm is not None:
+            ev = _password_result(record, "auth", cm.group(1), cm.group(2), msg)
+            if ev is not None:
+                return ev
+        m = _PASSDB.search(msg)
+        if m is not None:
+            ev = _password_result(record, "auth", m.group(2), m.group(3), m.group(4))
+            if ev is not None:
+                return ev
+        if "SASL" in msg or problem:
+            return _event(K.SERVICE_PROBLEM, record, "auth")
+        return _other(record, "auth")
+    if program in ("imap", "pop3", "managesieve", "submission", "lmtp") and msg.startswith("Disconnected"):
+        user = context[1 : context.find(")")] if context.startswith("(") else None
+        return _event(K.DOVECOT_LOGOUT, record, service, user=user)
+    if program == "master":
+        if problem:
+            return _event(K.SERVICE_PROBLEM, record, "dovecot")
+        return _event(K.SERVICE_STATE, record, "dovecot")
+    if problem:
+        return _event(K.SERVICE_PROBLEM, record, service)
+    return _other(record, service)
+
+
+def _pam_failure(record: LogRecord, service: str, msg: str) -> LogEvent:
+    # ruser and user are client-chosen and may contain " rhost=": take the last rhost
+    # before the " user=" field that follows the first rhost.
+    first = msg.find(" rhost=")
+    host_text = ""
+    if first >= 0:
+        user_at = msg.find(" user=", first)
+        segment = msg[: user_at] if user_at >= 0 else msg
+        last = segment.rfind(" rhost=")
+        host_text = segment[last + 7 :].split(" ", 1)[0]
+    ip = _ip(host_text)
+    um = _PAM_USER.search(msg)
+    user = um.group(1) if um else None
+    if user is None:
+        rm = _PAM_RUSER.search(msg)
+        user = rm.group(1) or None if rm else None
+    kind = K.SSHD_PAM_FAILURE if service == "sshd" else K.AUTH_PAM_FAILURE
+    if kind is K.AUTH_PAM_FAILURE and service == "dovecot":
+        kind = K.DOVECOT_PASSWORD_MISMATCH
+    return _event(kind, record, service, ip, None if ip else host_text or None, user)
+
+
+# -- sshd ------------------------------------------------------------------------------
+
+_SSH_FAILED = re.compile(
+    r"Failed (\S+) for (invalid user )?(\S*) from (\S+?)(?: port (\d+))?(?: ssh\d?)?(?:: (.*))?$"
+)
+_SSH_ACCEPTED = re.compile(r"Accepted (\S+) for (\S+) from (\S+) port (\d+)")
+_SSH_FROM_TAIL = re.compile(r"^(\S+?)(?: port \d+)?(?: ssh\d?)?(?: on \S+(?: port \d+)?)?(?:[:,] .*)?(?: \[preauth\])?\s*$")
+_SSH_USER_FROM = re.compile(r"User (.+) from (\S+) not allowed because (.*)$")
+_SSH_PAM = re.compile(r"PAM: (.*?) for (?:illegal user |invalid user )?(.*) from (\S+?)(?: via \S+)?\s*$")
+_SSH_AUTHUSER_ADDR = re.compile(
+    r"(?:Connection closed|Connection reset|Disconnected|Disconnecting) (?:by |from )?"
+    r"(?:(authenticating|invalid) user (.*) )?(\S+) port (\d+)"
+)
+_SSH_PLAIN_ADDR = re.compile(r"(?:Connection closed by|Connection reset by|Disconnected from|Received disconnect from) (\S+?)(?::? ?port (\d+))?(?::|$| )")
+_SSH_MAX_AUTH = re.compile(r"maximum authentication attempts exceeded for (?:invalid user )?(.*) from (\S+)")
+_SSH_DISCONNECTING_USER = re.compile(r"Disconnecting (?:invalid|authenticating) user (.*) (\S+) port \d+: (.*)$")
+_NO_IDENT = "Did not receive identification string from "
+_KERNEL_PREFIX = re.compile(r"kernel: ?\[[^\]]*\]:? ")
+_SSH_REMOTE = re.compile(r"Remote: ([0-9A-Fa-f:.]+)-\d+")
+
+
+def _last_from(text: str) -> tuple[str, str | None]:
+    """Split ``user from ADDR port N ssh2`` at the last `` from `` whose tail looks like sshd's."""
+    i = text.rfind(" from ")
+    while i >= 0:
+        m = _SSH_FROM_TAIL.match(text, i + 6)
+        if m is not None and _ip(m.group(1)) is not None:
+            return text[:i], m.group(1)
+        i = text.rfind(" from ", 0, i)
+    i = text.rfind(" from ")
+    if i >= 0:
+        return text[:i], text[i + 6 :].split(" ", 1)[0]
+    return text, None
+
+
+def _addr(text: str | None) -> tuple[str | None, str | None]:
+    """An sshd 'host' field as (ip, host name when not an address)."""
+    if not text:
+        return None, None
+    ip = _ip(text)
+    return (ip, None) if ip else (None, text)
+
+
+def _classify_sshd(record: LogRecord) -> LogEvent:
+    msg = record.message
+    if msg.startswith("[ID "):
+        # Solaris: "[ID 800047 auth.info] Failed ..."
+        end = msg.find("] ")
+        if end > 0:
+            msg = msg[end + 2 :]
+    elif msg.startswith("kernel:"):
+        # some journal forwarders prepend a kernel-style uptime stamp
+        m = _KERNEL_PREFIX.match(msg)
+        if m is not None:
+            msg = msg[m.end() :]
+    for prefix in ("error: ", "fatal: ", "debug1: "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+            break
+    svc = "sshd"
+    c = msg[:1]
+    if c == "F" and msg.startswith("Failed "):
+        m = _SSH_FAILED.match(msg)
+        if m is not None:
+            method, invalid, user, addr, _port, _extra = m.groups()
+        else:
+            method = msg[7 : msg.find(" ", 7)]
+            rest = msg[msg.find(" for ") + 5 :] if " for " in msg else ""
+            user, addr = _last_from(rest)
+            invalid = "invalid user " if user.startswith("invalid user ") else None
+            if invalid:
+                user = user[13:]
+        ip, host = _addr(addr)
+        details = (_d("method", method),) + ((("invalid_user", "yes"),) if invalid else ())
+        if method == "password":
+            return _event(K.SSHD_FAILED_PASSWORD, record, svc, ip, host, user, details=details)
+        if method == "publickey":
+            # Agents offer keys one by one: a refused key of a real user is routine.
+            return _event(K.SSHD_FAILED_PUBLICKEY, record, svc, ip, host, user, details=details,
+                          attack=bool(invalid))
+        return _event(K.SSHD_FAILED_OTHER, record, svc, ip, host, user, details=details)
+    if c == "A" and msg.startswith("Accepted "):
+        m = _SSH_ACCEPTED.match(msg)
+        if m is not None:
+            method, user, addr, _port = m.groups()
+            ip, host = _addr(addr)
+            return _event(K.SSHD_ACCEPTED, record, svc, ip, host, user, details=(_d("method", method),))
+        if msg.startswith("Accepted key "):
+            return _event(K.SSHD_SESSION, record, svc)
+        return _other(record, svc)
+    if c == "I" and msg.startswith(("Invalid user ", "Illegal user ")):
+        user, addr = _last_from(msg[13:])
+        ip, host = _addr(addr)
+        return _event(K.SSHD_INVALID_USER, record, svc, ip, host, user)
+    if msg.startswith("input_userauth_request: invalid user "):
+        user = msg[37:].removesuffix(" [preauth]")
+        return _event(K.SSHD_INVALID_USER, record, svc, user=user)
+    if c == "C":
+        if msg.startswith("Connection from "):
+            ip, host = _addr(msg[16:].split(" ", 1)[0])
+            return _event(K.SSHD_CONNECTION, record, svc, ip, host)
+        if msg.startswith(("Connection closed by ", "Connection reset by ")):
+            return _ssh_disconnect(record, msg)
+        if msg.startswith(("Close session", "Closing connection")):
+            return _event(K.SSHD_SESSION, record, svc)
+    if c == "D":
+        if msg.startswith("Disconnecting: Too many authentication failures"):
+            user = msg[52:].removesuffix(" [preauth]") if msg[47:52] == " for " else None
+            return _event(K.SSHD_MAX_AUTH, record, svc, user=user)
+        if msg.startswith(("Disconnecting invalid user ", "Disconnecting authenticating user ")):
+            m = _SSH_DISCONNECTING_USER.match(msg)
+            if m is not None:
+                user, addr, reason = m.groups()
+                ip, host = _addr(addr)
+                kind = K.SSHD_MAX_AUTH if "Too many authentication failures" in reason else K.SSHD_PREAUTH_DISCONNECT
+                return _event(kind, record, svc, ip, host, user, details=(_d("reason", reason[:120]),), attack=True)
+        if msg.startswith("Disconnected from "):
+            return _ssh_disconnect(record, msg)
+        if msg.startswith(_NO_IDENT):
+            ip, host = _addr(msg[len(_NO_IDENT) :].split(" ", 1)[0])
+            return _event(K.SSHD_NEGOTIATION_FAILED, record, svc, ip, host)
+    if c == "R":
+        if msg.startswith("Received disconnect from "):
+            return _ssh_received_disconnect(record, msg)
+        if msg.startswith(("Received signal", "Received SIGHUP")):
+            return _event(K.SERVICE_STATE, record, svc)
+        if msg.startswith("ROOT LOGIN REFUSED FROM "):
+            ip, host = _addr(msg[24:].split(" ", 1)[0])
+            return _event(K.SSHD_ROOT_REFUSED, record, svc, ip, host, "root")
+    if c == "U":
+        if msg.startswith("User "):
+            m = _SSH_USER_FROM.match(msg)
+            if m is not None:
+                user, addr, why = m.groups()
+                ip, host = _addr(addr)
+                return _event(K.SSHD_NOT_ALLOWED, record, svc, ip, host, user, details=(_d("reason", why),))
+            if " not allowed because " in msg:
+                return _event(K.SSHD_NOT_ALLOWED, record, svc, user=msg[5 : msg.find(" not allowed")])
+            if msg.startswith("User child is on pid"):
+                return _event(K.SSHD_SESSION, record, svc)
+        if msg.startswith("Unable to negotiate"):
+            addr = msg[25:].split(" ", 1)[0] if msg.startswith("Unable to negotiate with ") else None
+            ip, host = _addr(addr)
+            return _event(K.SSHD_NEGOTIATION_FAILED, record, svc, ip, host)
+    if msg.startswith("PAM: ") or msg.startswith("PAM "):
+        m = _SSH_PAM.match(msg)
+        if m is not None:
+            _what, user, addr = m.groups()
+            ip, host = _addr(addr)
+            return _event(K.SSHD_PAM_FAILURE, record, svc, ip, host, user)
+        return _event(K.SSHD_PAM_FAILURE, record, svc)
+    if "pam_unix" in msg[:20] and "authentication failure" in msg:
+        return _pam_failure(record, "sshd", msg)
+    if msg.startswith("maximum authentication attempts exceeded"):
+        m = _SSH_MAX_AUTH.match(msg)
+        if m is not None:
+            user, addr = m.group(1), m.group(2)
+            ip, host = _addr(addr)
+            return _event(K.SSHD_MAX_AUTH, record, svc, ip, host, user)
+    if msg.startswith("refused connect from "):
+        inner = msg[msg.rfind("(") + 1 : msg.rfind(")")] if msg.endswith(")") else msg[21:].split(" ", 1)[0]
+        ip, host = _addr(inner)
+        return _event(K.SSHD_NOT_ALLOWED, record, svc, ip, host, details=(("reason", "tcp_wrappers"),))
+    if msg.startswith(("kex_exchange_identification: ", "Bad protocol version identification",
+                       "banner exchange: ", "ssh_dispatch_run_fatal: ", "Read from socket failed",
+                       "no matching ", "Unable to negotiate", "kex_protocol_error", "Protocol major versions differ",
+                       "ssh_packet_", "send_error: ", "Connection corrupted", "invalid format")):
+        ip, host = None, None
+        j = msg.find(" from ")
+        if j < 0:
+            j = msg.find("Connection from ")
+            j = j + 10 if j >= 0 else -1
+        if j >= 0:
+            _, addr = _last_from(msg[j:])
+            ip, host = _addr(addr)
+            if ip is None:
+                host = None
+        hostile = not msg.startswith(("ssh_packet_", "send_error"))
+        return _event(K.SSHD_NEGOTIATION_FAILED, record, svc, ip, host, attack=hostile)
+    if msg.startswith("Timeout before authentication"):
+        j = msg.find(" from ")
+        j = j if j >= 0 else msg.find(" for ", 20)
+        addr = msg[j:].split(" ", 3)[2].rstrip(",:") if j >= 0 and len(msg[j:].split(" ", 3)) > 2 else None
+        ip, host = _addr(addr)
+        return _event(K.SSHD_TIMEOUT, record, svc, ip, host)
+    if msg.startswith("Address ") and "POSSIBLE BREAK-IN ATTEMPT" in msg:
+        ip, host = _addr(msg[8:].split(" ", 1)[0])
+        return _event(K.SSHD_REVERSE_MAPPING, record, svc, ip, host)
+    if msg.startswith(("Starting session", "Postponed ", "pam_unix(sshd:session)", "Transferred",
+                       "session opened", "session closed", "Close session")):
+        return _event(K.SSHD_SESSION, record, svc)
+    if msg.startswith(("Server listening", "Received signal", "Server terminated")):
+        return _event(K.SERVICE_STATE, record, svc)
+    if msg.startswith("SSH: Server;"):
+        m = _SSH_REMOTE.search(msg)
+        return _event(K.SSHD_SESSION, record, svc, _ip(m.group(1)) if m else None)
+    if msg.startswith("Bind to port") or record.message.startswith(("fatal: ", "error: ")):
+        return _event(K.SERVICE_PROBLEM, record, svc)
+    return _other(record, svc)
+
+
+def _ssh_disconnect(record: LogRecord, msg: str) -> LogEvent:
+    preauth = msg.endswith("[preauth]")
+    m = _SSH_AUTHUSER_ADDR.match(msg)
+    if m is not None:
+        _which, user, addr, _port = m.groups()
+    else:
+        m2 = _SSH_PLAIN_ADDR.match(msg)
+        user, addr = None, (m2.group(1) if m2 else None)
+    ip, host = _addr(addr)
+    if not preauth:
+        if msg.startswith("Disconnected from user "):
+            return _event(K.SSHD_SESSION, record, "sshd", ip, host, user=msg[23:].split(" ", 1)[0])
+        return _event(K.SSHD_SESSION, record, "sshd", ip, host, user)
+    return _event(K.SSHD_PREAUTH_DISCONNECT, record, "sshd", ip, host, user)
+
+
+_AUTH_GIVE_UP = ("Auth fail", "No supported authentication methods", "No authentication methods available")
+
+
+def _ssh_received_disconnect(record: LogRecord, msg: str) -> LogEvent:
+    rest = msg[25:]
+    addr = rest.split(" ", 1)[0].rstrip(":")
+    if ":" in addr and _ip(addr) is None:
+        addr = addr.split(":", 1)[0]
+    ip, host = _addr(addr)
+    if any(h in msg for h in _AUTH_GIVE_UP):
+        return _event(K.SSHD_PREAUTH_DISCONNECT, record, "sshd", ip, host, details=(("reason", "auth_given_up"),))
+    if msg.endswith("[preauth]"):
+        return _event(K.SSHD_PREAUTH_DISCONNECT, record, "sshd", ip, host)
+    return _event(K.SSHD_SESSION, record, "sshd", ip, host)
+
+
+# -- other programs ----------------------------------------------------------------------
+
+_QMAIL_RBLSMTPD = re.compile(r"rblsmtpd: (\S+) pid \d+ (\S+?):")
+_QMAIL_RBLSMTPD_OLD = re.compile(r"^(?:rblsmtpd: )?(\S+) blocked (\S+)")
+_QMAIL_BADIP = re.compile(r"badiprbl: ip (\S+) rbl: (\S+)")
+_F2B = re.compile(r"(?:\w+\s+)?\[([^\]]+)\] (Found|Ban|Unban|Restore Ban|Increase Ban) (\S+)")
+_PLESK = re.compile(r"failed mail authentication attempt for user '([^']*)'")
+_COURIER = re.compile(r"LOGIN FAILED, (?:user=(.*?), )?(?:method=\S+, )?ip=\[([^\]]*)\]")
+_COURIER_SMTP = re.compile(r"error,relay=([^,]+),.*?(?:: 5\d\d |msg=\"5\d\d )")
+_CYRUS = re.compile(r"badlogin: (?:(\S+) ?)?\[([^\]]+)\] (\S+) (\S*)")
+_UWIMAP = re.compile(r"(?:Login failed|Login excessive login failures|Login disabled|Failed \w+ override of) user=(\S*) .*?\[([^\]]+)\]")
+_SOLID = re.compile(r"(?:authentication failed|root login not allowed|can't find APOP secret|APOP authentication failed).*? - (\S+)$")
+_PERDITION = re.compile(r"(?:Auth: |from client )([0-9A-Fa-f:.]+?):\d+->.*?(?:status=\"failed|Exiting child)")
+
+
+def _classify_qmail(record: LogRecord) -> LogEvent:
+    msg = record.message
+    for rx, ip_group, list_group in ((_QMAIL_RBLSMTPD, 1, 2), (_QMAIL_BADIP, 1, 2), (_QMAIL_RBLSMTPD_OLD, 2, 1)):
+        m = rx.search(msg)
+        if m is not None and _ip(m.group(ip_group)):
+            return _event(K.QMAIL_RBL, record, "qmail-smtpd", _ip(m.group(ip_group)),
+                          details=(_d("rbl", m.group(list_group)),))
+    return _other(record, "qmail")
+
+
+def _classify_fail2ban(record: LogRecord) -> LogEvent:
+    m = _F2B.search(record.message)
+    if m is None:
+        return _other(record, "fail2ban")
+    jail, action, addr = m.groups()
+    kind = {"Found": K.FAIL2BAN_FOUND, "Unban": K.FAIL2BAN_UNBAN}.get(action, K.FAIL2BAN_BAN)
+    return _event(kind, record, "fail2ban", _ip(addr), details=(_d("jail", jail),))
+
+
+def _classify_plesk(record: LogRecord) -> LogEvent:
+    m = _PLESK.search(record.message)
+    if m is not None:
+        return _event(K.PLESK_SASL_FAILED, record, "plesk_saslauthd", user=m.group(1))
+    return _other(record, "plesk_saslauthd")
+
+
+def _classify_peer_auth(record: LogRecord) -> LogEvent:
+    """Courier, Cyrus, UW-IMAP, solid-pop3d, perdition: login failures only."""
+    msg = record.message
+    program = record.program
+    service = program.rsplit("/", 1)[-1]
+    if "LOGIN FAILED" in msg:
+        m = _COURIER.search(msg)
+        if m is not None:
+            return _event(K.AUTH_LOGIN_FAILED, record, service, _ip(m.group(2)), user=m.group(1))
+    if "error,relay=" in msg:
+        m = _COURIER_SMTP.search(msg)
+        if m is not None:
+            return _event(K.AUTH_LOGIN_FAILED if "535" in msg else K.REJECT_UNKNOWN_USER, record, service, _ip(m.group(1)))
+    if "badlogin: " in msg:
+        m = _CYRUS.search(msg)
+        if m is not None:
+            return _event(K.AUTH_LOGIN_FAILED, record, service, _ip(m.group(2)), m.group(1), m.group(4) or None)
+    m = _UWIMAP.search(msg)
+    if m is not None:
+        return _event(K.AUTH_LOGIN_FAILED, record, service, _ip(m.group(2)), user=m.group(1))
+    m = _SOLID.search(msg)
+    if m is not None:
+        return _event(K.AUTH_LOGIN_FAILED, record, service, _ip(m.group(1)))
+    m = _PERDITION.search(msg)
+    if m is not None:
+        return _event(K.AUTH_LOGIN_FAILED, record, service, _ip(m.group(1)))
+    return _other(record, service)
+
+
+def _classify_unknown_program(record: LogRecord) -> LogEvent:
+    msg = record.message
+    if "authentication failure" in msg and ("pam_unix" in msg or "(pam_unix)" in msg):
+        return _pam_failure(record, record.program or "pam", msg)
+    return _other(record, record.program)
+
+
+_DOVECOT_PROGRAMS = frozenset({
+    "dovecot", "dovecot-auth", "imap-login", "pop3-login", "managesieve-login", "submission-login",
+    "auth", "auth-worker", "imap", "pop3", "managesieve", "submission", "lmtp", "master", "config",
+    "anvil", "log", "indexer", "indexer-worker", "doveadm", "lda", "quota-status", "stats",
+})
+_PEER_AUTH_PROGRAMS = frozenset({
+    "imapd", "pop3d", "imapd-ssl", "pop3d-ssl", "courierpop3login", "courieresmtpd", "courier-imapd",
+    "ipop3d", "solid-pop3d", "cyrus", "imaps", "pop3s",
+})
+
+_dispatch_cache: dict[str, Callable[[LogRecord], LogEvent]] = {}
+
+
+def _handler_for(program: str) -> Callable[[LogRecord], LogEvent]:
+    handler = _dispatch_cache.get(program)
+    if handler is not None:
+        return handler
+    if program.startswith("postfix"):
+        handler = _classify_postfix
+    elif program in ("sshd", "sshd-session", "sshd-auth"):
+        handler = _classify_sshd
+    elif program in _DOVECOT_PROGRAMS or program.startswith("dovecot"):
+        handler = _classify_dovecot
+    elif program.startswith("fail2ban"):
+        handler = _classify_fail2ban
+    elif program.startswith("plesk_saslauthd"):
+        handler = _classify_plesk
+    elif program in ("qmail", "rblsmtpd", "qmail-smtpd", "tcpserver"):
+        handler = _classify_qmail
+    elif program in _PEER_AUTH_PROGRAMS or program.startswith(("cyrus/", "perdition")):
+        handler = _classify_peer_auth
+    else:
+        handler = _classify_unknown_program
+    if len(_dispatch_cache) < 4096:  # program names are few; hostile ones must not grow this forever
+        _dispatch_cache[program] = handler
+    return handler
+
+
+def classify(record: LogRecord) -> LogEvent:
+    """Classify one record, without context. Never raises: unknown lines become ``OTHER``."""
+    try:
+        return _handler_for(record.program)(record)
+    except Exception:  # noqa: BLE001 - one hostile line must not stop the panel
+        return _other(record, record.program)
+
+
+# -- stateful stream classification --------------------------------------------------------
+
+_SSH_PROGRAMS = frozenset({"sshd", "sshd-session", "sshd-auth"})
+_SESSION_END = frozenset({K.SSHD_PREAUTH_DISCONNECT, K.SSHD_SESSION})
+
+
+class _SshSession:
+    __slots__ = ("ip", "host", "pending", "pam_users", "max_auth_counted")
+
+    def __init__(self) -> None:
+        self.ip: str | None = None
+        self.host: str | None = None
+        self.pending = 0
+        self.pam_users: set[str] = set()
+        self.max_auth_counted = False
+
+
+class LogClassifier:
+    """Classifies a stream of lines, remembering per sshd connection what earlier lines said.
+
+    Rules (all within one sshd connection, i.e. one host and pid):
+
+    - a line without an address gets the connection's address, when an earlier line named it;
+    - a hostile line whose address is not known yet is not counted (``attack=False``); the
+      connection's next line that names the address is counted instead;
+    - a PAM failure is counted when the connection ends without a login, when another user is
+      tried, or when a login succeeds for a different user (then the ``Accepted`` line is
+      hostile: a guessed password). PAM stacks such as pam_unix + pam_ldap log a failure
+      right before a successful login, so a lone failure followed by success is not counted;
+    - ``Too many authentication failures`` is counted once per connection.
+    """
+
+    def __init__(
+        self,
+        *,
+        parser: RecordParser | None = None,
+        max_sessions: int = 20000,
+    ) -> None:
+        self._parser = parser or RecordParser()
+        self._sessions: dict[tuple[str, int], _SshSession] = {}
+        self._max_sessions = max_sessions
+
+    def classify_record(self, record: LogRecord) -> LogEvent:
+        """Classify one record with the stream's context."""
+        event = classify(record)
+        if record.program in _SSH_PROGRAMS and record.pid is not None:
+            return self._ssh_context(event, record)
+        return event
+
+    def classify_lines(self, lines: Iterable[str]) -> list[LogEvent]:
+        """Parse and classify a batch of lines (in order). Never raises."""
+        parse = self._parser.parse
+        out: list[LogEvent] = []
+        append = out.append
+        handlers = _dispatch_cache
+        sessions = _SSH_PROGRAMS
+        for line in lines:
+            record = parse(line)
+            program = record.program
+            handler = handlers.get(program) or _handler_for(program)
+            try:
+                event = handler(record)
+            except Exception:  # noqa: BLE001
+                event = _other(record, program)
+            if program in sessions and record.pid is not None:
+                event = self._ssh_context(event, record)
+            append(event)
+        return out
+
+    def _ssh_context(self, event: LogEvent, record: LogRecord) -> LogEvent:
+        key = (record.host, record.pid)
+        session = self._sessions.get(key)
+        kind = event.kind
+        if session is None:
+            if kind is K.SSHD_SESSION and event.remote_ip is None:
+                return event
+            if len(self._sessions) >= self._max_sessions:
+                self._sessions.clear()
+            session = self._sessions[key] = _SshSession()
+        if event.remote_ip is None and event.remote_host is None:
+            if session.ip is not None or session.host is not None:
+                event = event._replace(remote_ip=session.ip, remote_host=session.host)
+        else:
+            session.ip, session.host = event.remote_ip, event.remote_host
+        attack = event.attack
+        if kind is K.SSHD_PAM_FAILURE and "pam_unix" in record.message:
+            user = event.user or ""
+            other_user = bool(session.pam_users) and user not in session.pam_users
+            session.pam_users.add(user)
+            if other_user:
+                session.pending = 0
+                return event
+            session.pending += 1
+            return event._replace(attack=False)
+        if kind is K.SSHD_MAX_AUTH:
+            # "maximum authentication attempts exceeded" is followed by "Disconnecting ...:
+            # Too many authentication failures" for the same exhaustion: count it once.
+            if "maximum authentication attempts" in record.message:
+                session.max_auth_counted = True
+            elif session.max_auth_counted:
+                return event._replace(attack=False)
+        if kind is K.SSHD_ACCEPTED:
+            guessed = bool(session.pam_users - {event.user or ""})
+            session.pending = 0
+            session.pam_users.clear()
+            if guessed:
+                return event._replace(attack=True, severity=event.severity.__class__.CRITICAL)
+            return event
+        if attack:
+            if event.remote_ip is None and event.remote_host is None:
+                session.pending += 1
+                return event._replace(attack=False)
+            session.pending = 0
+            session.pam_users.clear()
+            return event
+        if session.pending and (event.remote_ip is not None or event.remote_host is not None):
+            if kind in _SESSION_END or kind is K.SSHD_NEGOTIATION_FAILED:
+                session.pending = 0
+                session.pam_users.clear()
+                return event._replace(attack=True)
+        return event
+
+
+def classify_lines(lines: Iterable[str], *, parser: RecordParser | None = None) -> list[LogEvent]:
+    """Parse and classify ``lines`` in one pass, with sshd connection context. Never raises."""
+    return LogClassifier(parser=parser).classify_lines(lines)
