@@ -55,3 +55,38 @@ async def test_nftables_ban_verify_audit_unban(lab, nft_clean, monkeypatch, tmp_
     with open(audit.SERVER_AUDIT_LOG) as handle:
         server_lines = [json.loads(line) for line in handle if ADDRESS in line]
     assert server_lines[-1]["action"] == "unban"
+
+
+async def test_fail2ban_ban_over_ssh_with_audit(lab, tmp_path, monkeypatch):
+    """Through the lab's real fail2ban, over SSH as the admin user (sudo -n)."""
+    from mailtui.core.ban import connection_addresses
+    from mailtui.core.profiles import ServerProfile
+    from mailtui.core.transport import SshOptions, SshTransport
+
+    monkeypatch.setenv("MAILTUI_STATE_DIR", str(tmp_path / "state"))
+    known = tmp_path / "known_hosts"
+    known.write_text(lab.known_hosts_line + "\n")
+    profile = ServerProfile("lab", lab.ssh_host, lab.ssh_port, lab.admin_user, lab.admin_key, agent=False)
+    async with SshTransport(profile, SshOptions(known_hosts_files=(str(known),))) as ssh:
+        facts = await collect_facts(ssh)
+        assert facts.fail2ban.running and "postfix-sasl" in facts.fail2ban.jails
+        own = await connection_addresses(ssh)
+        assert own == {"127.0.0.1"}
+        warned = plan_ban("127.0.0.1", facts, own_addresses=own)
+        assert any("connected from" in w for w in warned.warnings)
+        plan = plan_ban("127.0.0.9", facts, service="smtpd", own_addresses=own)
+        assert (plan.backend, plan.jail) == (Backend.FAIL2BAN, "postfix-sasl")
+        assert plan.shown() == ["sudo fail2ban-client set postfix-sasl banip 127.0.0.9"]
+        try:
+            result = await apply_ban(ssh, plan)
+            assert result.ok, result.message
+            status = await ssh.run(["fail2ban-client", "status", "postfix-sasl"], sudo=True)
+            assert "127.0.0.9" in status.stdout
+        finally:
+            undo = await apply_ban(ssh, plan_ban("127.0.0.9", facts, action=Action.UNBAN, service="smtpd"))
+        assert undo.ok, undo.message
+        status = await ssh.run(["fail2ban-client", "status", "postfix-sasl"], sudo=True)
+        assert "127.0.0.9" not in status.stdout
+    entries = audit.read_local()
+    assert [(e.action, e.outcome, e.subject) for e in entries] == [("ban", "done", "127.0.0.9"), ("unban", "done", "127.0.0.9")]
+    assert entries[0].commands == ("sudo fail2ban-client set postfix-sasl banip 127.0.0.9",)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""mailtui real lab: OpenSSH sshd, Postfix, Dovecot and Knot DNS on loopback.
+"""mailtui real lab: OpenSSH sshd, Postfix, Dovecot, Knot DNS and fail2ban on loopback.
 
 Run as root (Debian 12, no systemd needed):
 
@@ -16,7 +16,8 @@ Importable (stdlib only):  ``import lab; lab.up(); info = lab.load_info()``.
 
 Safety: every address used here is in 127.0.0.0/8 or ::1.  Nothing resolves names
 through the system resolver: Postfix's chroot resolv.conf points at 127.0.0.1, Knot
-listens on 127.0.0.1@5353 only and DNS checks are sent straight to it.
+listens on 127.0.0.1@5353 only and DNS checks are sent straight to it.  fail2ban
+never bans 127.0.0.1/::1 and never bans on its own (maxretry 100000): bans are explicit.
 """
 from __future__ import annotations
 
@@ -71,6 +72,20 @@ DOVECOT_DAEMON_DIR = "/usr/lib/dovecot/"
 DOVECOT_PID = "/run/dovecot/master.pid"
 KNOTD = "/usr/sbin/knotd"
 
+# fail2ban: the system instance (default socket and /etc/fail2ban), so that a plain
+# `fail2ban-client status` -- what mailtui runs through sudo -- talks to the lab's server
+F2B_CLIENT = "/usr/bin/fail2ban-client"
+F2B_SERVER = "/usr/bin/fail2ban-server"   # a Python script: /proc/PID/exe is python3.x
+F2B_CONFIG_DIR = "/etc/fail2ban"
+F2B_JAIL_CONF = "/etc/fail2ban/jail.d/mailtui-lab.local"
+F2B_SERVER_CONF = "/etc/fail2ban/fail2ban.d/mailtui-lab.local"
+F2B_SOCK = "/var/run/fail2ban/fail2ban.sock"
+F2B_PID = "/var/run/fail2ban/fail2ban.pid"
+F2B_LOG = "/var/log/fail2ban.log"
+F2B_NFT_TABLE = "inet f2b-table"   # created by nftables-multiport on the first ban
+F2B_IGNOREIP = ["127.0.0.1/32", "::1"]
+NFT = "/usr/sbin/nft"
+
 DOVECOT_PASSWD = "/etc/dovecot/mailtui-lab.passwd"
 POSTFIX_VMAILBOX = "/etc/postfix/mailtui-lab-vmailbox"
 POSTFIX_VALIAS = "/etc/postfix/mailtui-lab-valias"
@@ -86,13 +101,16 @@ PACKAGES = [
     "cpio", "passwd",
     # writes real journal files without a running journald (journald follower tests)
     "systemd-journal-remote",
+    # fail2ban's bans are nftables rules (fail2ban only Recommends nftables)
+    "fail2ban", "nftables",
 ]
 # what `up` needs on disk (cheaper than asking dpkg every time)
 REQUIRED_FILES = [SSHD, "/usr/bin/ssh-keygen", "/usr/sbin/postfix", POSTFIX_MASTER,
                   "/usr/sbin/postconf", DOVECOT, "/usr/bin/doveconf", "/usr/bin/doveadm",
                   KNOTD, "/usr/sbin/knotc", "/usr/sbin/keymgr", "/usr/bin/openssl",
                   "/usr/sbin/visudo", "/usr/sbin/useradd", "/usr/sbin/usermod",
-                  "/usr/lib/postfix/configure-instance.sh", "/usr/bin/cpio"]
+                  "/usr/lib/postfix/configure-instance.sh", "/usr/bin/cpio",
+                  F2B_CLIENT, F2B_SERVER, NFT]
 
 USERS = {  # role -> unix user
     "admin": "mtadmin",
@@ -183,6 +201,11 @@ class Lab:
         self.dovecot_pid = os.path.join(self.run_dir, "dovecot.pid")
         self.postfix_start_log = os.path.join(self.logs_dir, "postfix-start.log")
         self.dovecot_start_log = os.path.join(self.logs_dir, "dovecot-start.log")
+        # fail2ban (config in /etc/fail2ban; its database lives here)
+        self.f2b_dir = os.path.join(d, "fail2ban")
+        self.f2b_db = os.path.join(self.f2b_dir, "fail2ban.sqlite3")
+        self.fail2ban_pid = os.path.join(self.run_dir, "fail2ban.pid")
+        self.fail2ban_start_log = os.path.join(self.logs_dir, "fail2ban-start.log")
 
     def key(self, user: str) -> str:
         return os.path.join(self.ssh_dir, f"id_{user}")
@@ -1489,6 +1512,223 @@ def stop_postfix(lab: Lab) -> str:
     return f"stopped pid {mine}"
 
 
+# --------------------------------------------------------------------------- fail2ban
+
+
+def f2b_jails(lab: Lab) -> dict[str, dict]:
+    """The lab's jails: name -> filter, ports, log file (and date pattern)."""
+    mail_ports = "smtp,submission,submissions"   # 25, 587, 465
+    return {
+        "dovecot": {"filter": "dovecot", "port": "imap,imaps,pop3,pop3s", "logpath": DOVECOT_LOG},
+        "postfix": {"filter": "postfix[mode=more]", "port": mail_ports, "logpath": MAIL_LOG},
+        "postfix-sasl": {"filter": "postfix[mode=auth]", "port": mail_ports, "logpath": MAIL_LOG},
+        # `sshd -E` writes lines with neither a date nor an "sshd[pid]:" prefix. {NONE}
+        # stamps each line with the time fail2ban reads it; the default prefix's optional
+        # hostname would swallow "Invalid" of "Invalid user x from ...", so it is emptied.
+        "sshd": {"filter": 'sshd[mode=normal, __prefix_line=""]', "port": str(SSH_PORT),
+                 "logpath": lab.sshd_log, "datepattern": "{NONE}"},
+    }
+
+
+def f2b_jail_conf(lab: Lab) -> str:
+    out = [f"""\
+# mailtui lab fail2ban jails -- {MARK}
+# Read after jail.conf and jail.d/defaults-debian.conf: the [sshd] below replaces Debian's
+# sshd jail (system sshd log) with one for the lab sshd ({lab.sshd_log}).
+# No automatic bans in tests (maxretry 100000): ban explicitly, e.g.
+#   fail2ban-client set postfix banip 127.0.0.9 ; fail2ban-client set postfix unbanip 127.0.0.9
+# A ban is a real nftables rule (table {F2B_NFT_TABLE}, created on the first ban).
+
+[DEFAULT]
+backend = polling
+banaction = nftables-multiport
+banaction_allports = nftables-allports
+# the lab's own client address must never be banned
+ignoreip = {' '.join(F2B_IGNOREIP)}
+maxretry = 100000
+findtime = 1h
+bantime = 1h
+"""]
+    for name, j in f2b_jails(lab).items():
+        out.append(f"\n[{name}]\nenabled = true\nbackend = polling\nfilter = {j['filter']}\n"
+                   f"port = {j['port']}\nlogpath = {j['logpath']}\n"
+                   + (f"datepattern = {j['datepattern']}\n" if j.get("datepattern") else ""))
+    return "".join(out)
+
+
+def f2b_server_conf(lab: Lab) -> str:
+    return (f"# mailtui lab fail2ban server settings -- {MARK}\n"
+            "# the lab's ban database (bans survive a down/up, like a server restart)\n"
+            f"[DEFAULT]\ndbfile = {lab.f2b_db}\n"
+            "# the default, said explicitly (else every client start warns it is not defined)\n"
+            "allowipv6 = auto\n")
+
+
+def ensure_f2b_logs(lab: Lab) -> None:
+    """A jail (and `--test`) fails if its log file is missing: on a fresh machine the
+    daemons have not written theirs yet (postlogd creates mail.log lazily)."""
+    try:
+        adm = grp.getgrnam("adm").gr_gid
+    except KeyError:
+        adm = 0
+    for log in sorted({j["logpath"] for j in f2b_jails(lab).values()}):
+        if not os.path.exists(log):
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            os.close(fd)
+            os.chown(log, 0, adm)
+
+
+def build_fail2ban(lab: Lab) -> tuple[bool, bool, str]:
+    """Write the lab's jail.d and fail2ban.d files. Returns (jails changed, server changed, detail)."""
+    ensure_dir(os.path.join(lab.backup_dir, "fail2ban"), 0o700)
+    backup_once(lab, F2B_JAIL_CONF, "fail2ban/jail.d/mailtui-lab.local")
+    backup_once(lab, F2B_SERVER_CONF, "fail2ban/fail2ban.d/mailtui-lab.local")
+    ensure_dir(lab.f2b_dir, 0o700)
+    ensure_f2b_logs(lab)
+    made = []
+    jail_conf = f2b_jail_conf(lab)
+    if read_text(F2B_JAIL_CONF) != jail_conf:
+        # validate the whole configuration with the new file before installing it
+        write_file(F2B_JAIL_CONF + ".lab-new", jail_conf, 0o644)
+        try:
+            with tempfile.TemporaryDirectory(dir=lab.run_dir) as t:
+                conf = os.path.join(t, "etc")
+                shutil.copytree(F2B_CONFIG_DIR, conf, symlinks=True)
+                os.replace(os.path.join(conf, "jail.d", "mailtui-lab.local.lab-new"),
+                           os.path.join(conf, "jail.d", "mailtui-lab.local"))
+                run([F2B_CLIENT, "-c", conf, "--test"], timeout=30)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(F2B_JAIL_CONF + ".lab-new")
+        write_file(F2B_JAIL_CONF, jail_conf, 0o644)
+        made.append("jail.d/mailtui-lab.local")
+    server_changed = write_file(F2B_SERVER_CONF, f2b_server_conf(lab), 0o644)
+    if server_changed:
+        made.append("fail2ban.d/mailtui-lab.local")
+    jails_changed = "jail.d/mailtui-lab.local" in made
+    return jails_changed, server_changed, ("wrote " + ", ".join(made)) if made else "unchanged"
+
+
+def fail2ban_pid() -> int | None:
+    pid = read_pid(F2B_PID)
+    if not alive(pid, cmd_contains=F2B_SERVER):
+        return None
+    exe = proc_exe(pid) or ""
+    return pid if os.path.basename(exe).startswith("python3") else None
+
+
+def f2b_client(*args: str, check: bool = True, timeout: float = 15) -> subprocess.CompletedProcess:
+    """The system `fail2ban-client` (default config dir and socket), as mailtui runs it."""
+    return run([F2B_CLIENT, *args], check=check, timeout=timeout)
+
+
+def f2b_version() -> str | None:
+    """The installed fail2ban's version (`fail2ban-client version` asks the server)."""
+    text = read_text("/usr/lib/python3/dist-packages/fail2ban/version.py") or ""
+    m = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M)
+    return m.group(1) if m else None
+
+
+def nft_f2b_sets() -> list[str] | None:
+    """Sets in fail2ban's nft table (None: no table)."""
+    fam, name = F2B_NFT_TABLE.split()
+    p = run([NFT, "list", "table", fam, name], check=False)
+    return re.findall(r"^\s*set (\S+) \{", p.stdout, re.M) if p.returncode == 0 else None
+
+
+def start_fail2ban(lab: Lab) -> str:
+    # never take over a server that answers on the default socket but is not in the pid file
+    # (`-x` below would delete its socket)
+    if f2b_client("ping", check=False, timeout=10).returncode == 0:
+        raise LabError(f"a fail2ban server not recorded in {F2B_PID} answers on {F2B_SOCK}: "
+                       "stop it first (the lab uses the default socket)")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(F2B_PID)  # stale
+    ensure_dir(os.path.dirname(F2B_SOCK), 0o755)
+    ensure_f2b_logs(lab)
+    # `-x`: remove a stale socket (killed session). The client forks the server, sends
+    # it the configuration and returns once every jail runs ("Server ready").
+    rc = spawn_daemon([F2B_CLIENT, "-x", "start"], lab.fail2ban_start_log)
+    if rc != 0:
+        raise LabError(f"fail2ban-client start exited with {rc}\n{tail(lab.fail2ban_start_log)}\n{tail(F2B_LOG)}")
+    pid = None
+    deadline = time.monotonic() + 10
+    while pid is None and time.monotonic() < deadline:
+        pid = fail2ban_pid()
+        time.sleep(0.02) if pid is None else None
+    if pid is None:
+        raise LabError(f"fail2ban-server did not write {F2B_PID}\n{tail(F2B_LOG)}")
+    write_file(lab.fail2ban_pid, f"{pid}\n")
+    return f"started pid {pid}"
+
+
+def reload_fail2ban(lab: Lab, server_changed: bool) -> None:
+    """Jails changed: `fail2ban-client reload`. Server settings (database) changed: restart
+    the lab's server (reload does not reopen the database)."""
+    if server_changed and read_pid(lab.fail2ban_pid) == fail2ban_pid():
+        stop_fail2ban(lab)
+        start_fail2ban(lab)
+    else:
+        f2b_client("reload", timeout=30)
+
+
+def f2b_status_jails(text: str) -> list[str]:
+    m = re.search(r"Jail list:\s*(.*)$", text, re.M)
+    return [j.strip() for j in m.group(1).split(",") if j.strip()] if m else []
+
+
+def wait_fail2ban(lab: Lab, timeout: float = 20) -> str:
+    want = sorted(f2b_jails(lab))
+
+    def check():
+        # both through the system client, concurrently (each is a ~0.1 s Python start)
+        procs = [subprocess.Popen([F2B_CLIENT, *a], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, env=ENV)
+                 for a in (["ping"], ["status"])]
+        outs = []
+        for p in procs:
+            try:
+                outs.append(p.communicate(timeout=10)[0])
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
+                raise LabError("fail2ban-client timed out")
+        if "pong" not in outs[0]:
+            raise LabError(f"fail2ban-client ping: {outs[0].strip()!r}")
+        jails = sorted(f2b_status_jails(outs[1]))
+        if not set(want) <= set(jails):
+            raise LabError(f"fail2ban-client status lists {jails}, want {want}")
+        return "pong; jails " + ", ".join(jails)
+    return wait_for("fail2ban", check, lambda: fail2ban_pid() is not None, F2B_LOG, timeout)
+
+
+def stop_fail2ban(lab: Lab) -> str:
+    mine = read_pid(lab.fail2ban_pid)
+    pid = fail2ban_pid()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(lab.fail2ban_pid)
+    if not mine:
+        return "not started by the lab" + (f" (fail2ban pid {pid} left alone)" if pid else "")
+    if not alive(mine, cmd_contains=F2B_SERVER):
+        return f"not running (stale record {mine})"
+    if pid != mine:
+        return f"fail2ban pid {pid} is not the one the lab started ({mine}): left alone"
+    # `stop` runs every jail's actionstop: the ban sets go and, with them, the nft table
+    p = f2b_client("stop", check=False, timeout=30)
+    deadline = time.monotonic() + 10
+    while alive(mine, cmd_contains=F2B_SERVER) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    how = "stopped"
+    if alive(mine, cmd_contains=F2B_SERVER):
+        terminate([mine], proc_exe(mine) or "/usr/bin/python3")
+        how = f"fail2ban-client stop did not end it ({(p.stdout + p.stderr).strip()!r}): SIGTERMed"
+    # its actionstop deletes the lab jails' sets and then the table if no set is left
+    # (another fail2ban's sets would keep it: reported, never deleted here)
+    sets = nft_f2b_sets()
+    table = ", nft table gone" if sets is None else f", nft table {F2B_NFT_TABLE} still has sets {sets}"
+    return f"{how} pid {mine}{table}"
+
+
 # --------------------------------------------------------------------------- waiting
 
 
@@ -1581,6 +1821,17 @@ def build_info(lab: Lab, sec: dict, profile: str) -> dict:
             "config": lab.knot_conf, "pid_file": lab.knot_pid, "log": lab.knot_log,
             "zone_files": sorted(os.path.join(lab.zones_dir, f) for f in os.listdir(lab.zones_dir)),
         },
+        "fail2ban": {
+            "jails": sorted(f2b_jails(lab)),
+            "jail_details": f2b_jails(lab),
+            "socket": F2B_SOCK, "pid_file": F2B_PID, "log": F2B_LOG,
+            "config": F2B_JAIL_CONF, "server_config": F2B_SERVER_CONF,
+            "config_dir": F2B_CONFIG_DIR, "db": lab.f2b_db, "version": f2b_version(),
+            "client": F2B_CLIENT, "banaction": "nftables-multiport",
+            "banaction_allports": "nftables-allports", "nft_table": F2B_NFT_TABLE,
+            "ignoreip": F2B_IGNOREIP, "maxretry": 100000, "findtime": 3600, "bantime": 3600,
+            "backup_dir": os.path.join(lab.backup_dir, "fail2ban"),
+        },
         "ca": {"cert": lab.ca_crt, "key": lab.ca_key, "intermediate": lab.int_crt},
         "tls": {"cert": lab.leaf_crt, "key": lab.leaf_key, "chain": lab.chain,
                 "intermediate": lab.int_crt, "hostname": MX_HOST},
@@ -1635,6 +1886,8 @@ def up(directory: str | None = None) -> int:
             dove_changed, s["detail"] = build_dovecot(lab, profile, sec)
         with step(f"postfix build ({profile})") as s:
             pf_changed, s["detail"] = build_postfix(lab, profile)
+        with step("fail2ban build") as s:
+            f2b_changed, f2b_server_changed, s["detail"] = build_fail2ban(lab)
 
         daemons = [
             # name, pid, started by the lab?, config changed?, reload, start, stop, check
@@ -1651,6 +1904,10 @@ def up(directory: str | None = None) -> int:
              lambda: os.kill(sshd_pid(lab), signal.SIGHUP),  # sshd re-execs itself, same pid
              lambda: start_sshd(lab), lambda: stop_sshd(lab, drop_sessions=False),
              lambda t: wait_sshd(lab, t)),
+            # last: the logs it watches exist by now
+            ("fail2ban", fail2ban_pid, lambda: read_pid(lab.fail2ban_pid) == fail2ban_pid(),
+             f2b_changed or f2b_server_changed, lambda: reload_fail2ban(lab, f2b_server_changed),
+             lambda: start_fail2ban(lab), lambda: stop_fail2ban(lab), lambda t: wait_fail2ban(lab, t)),
         ]
         pending = []
         for d in daemons:
@@ -1706,6 +1963,7 @@ def services(lab: Lab) -> list[tuple[str, int | None, str]]:
         ("dovecot", dovecot_pid(), "127.0.0.1:" + ",".join(map(str, DOVECOT_PORTS.values()))),
         ("postfix", postfix_pid(), "127.0.0.1:" + ",".join(map(str, POSTFIX_PORTS.values()))),
         ("sshd", sshd_pid(lab), " ".join(sshd_listen())),
+        ("fail2ban", fail2ban_pid(), F2B_SOCK),
     ]
 
 
@@ -1724,6 +1982,8 @@ def down(directory: str | None = None) -> int:
         print(f"{lab.dir} does not exist: nothing to stop")
         return 0
     with lab_lock(lab):
+        with step("fail2ban stop") as s:
+            s["detail"] = stop_fail2ban(lab)
         with step("sshd stop") as s:
             s["detail"] = stop_sshd(lab, drop_sessions=True)
         with step("postfix stop") as s:
@@ -1744,6 +2004,7 @@ def status(directory: str | None = None) -> int:
         "dovecot": lambda: wait_dovecot(lab, timeout=0),
         "postfix": lambda: wait_postfix(lab, timeout=0),
         "sshd": lambda: wait_sshd(lab, timeout=0),
+        "fail2ban": lambda: wait_fail2ban(lab, timeout=0),
     }
     for name, pid, where in services(lab):
         if not pid:
@@ -1981,6 +2242,59 @@ def selftest(directory: str | None = None) -> int:
             raise LabError("hardened profile offers AUTH before STARTTLS on 25")
         return f"25: STARTTLS, relay denied ({rc}), AUTH before TLS: {'yes' if auth_plain else 'no'} ({prof})"
 
+    def fail2ban_ban():
+        ip, jail = "127.0.0.9", "postfix"
+        nft_set = "addr-set-" + jail
+
+        def banned_ips():
+            text = f2b_client("status", jail).stdout
+            m = re.search(r"Banned IP list:\s*(.*)$", text, re.M)
+            return m.group(1).split() if m else []
+
+        def in_nft():
+            text = run([NFT, "list", "ruleset"]).stdout
+            m = re.search(r"table " + re.escape(F2B_NFT_TABLE) + r" \{(.*?)^\}", text, re.M | re.S)
+            block = m.group(1) if m else ""
+            sm = re.search(r"set " + re.escape(nft_set) + r" \{(.*?)\}", block, re.S)
+            return bool(sm) and re.search(r"[{ ,]" + re.escape(ip) + r"[ ,}]", sm.group(1)) is not None
+
+        def poll(cond, what, timeout=5.0):
+            deadline = time.monotonic() + timeout
+            while not cond():
+                if time.monotonic() > deadline:
+                    raise LabError(what)
+                time.sleep(0.05)
+
+        def reach(src, port):
+            b = banner(LOOPBACK, port, source=src, timeout=5, quit=None if port == SSH_PORT else b"QUIT\r\n",
+                       read_all_smtp=port != SSH_PORT)
+            if not b.startswith("SSH-2.0-" if port == SSH_PORT else "220"):
+                raise LabError(f"{src} -> {port}: unexpected banner {b!r}")
+
+        if ip in banned_ips():  # left over by an interrupted run
+            f2b_client("set", jail, "unbanip", ip)
+        try:
+            f2b_client("set", jail, "banip", ip)
+            poll(lambda: ip in banned_ips(), f"`fail2ban-client status {jail}` does not list {ip}")
+            poll(in_nft, f"`nft list ruleset` has no {ip} in {F2B_NFT_TABLE} set {nft_set}")
+            # the ban is a kernel rule for 127.0.0.9 and the postfix ports only
+            try:
+                banner(LOOPBACK, 25, source=ip, timeout=3)
+                raise LabError(f"banned {ip} still reaches port 25")
+            except ConnectionRefusedError:
+                pass
+            reach(ip, SSH_PORT)
+            for src in (LOOPBACK, OUTSIDER_IP):
+                for port in (25, 587, SSH_PORT):
+                    reach(src, port)
+        finally:
+            f2b_client("set", jail, "unbanip", ip, check=False)
+        poll(lambda: ip not in banned_ips(), f"{ip} still listed after unbanip")
+        poll(lambda: not in_nft(), f"{ip} still in nft set {nft_set} after unbanip")
+        reach(ip, 25)
+        return (f"banip {ip} -> listed by status {jail} + in nft {F2B_NFT_TABLE} {nft_set}, "
+                f"{ip}:25 refused, 127.0.0.1/.2 still reach 25/587/{SSH_PORT}; unbanip -> gone, {ip}:25 answers")
+
     check("swaks submission", swaks)
     check("smtps + delivery", smtps_and_delivery)
     check("imaps login", lambda: (imap_login(alice).logout(), "993 login as alice")[1])
@@ -1990,6 +2304,7 @@ def selftest(directory: str | None = None) -> int:
     check("ssh limited sudo", ssh_limited)
     check("dns dnssec", dns_signed)
     check("dns records", dns_records)
+    check("fail2ban ban/unban", fail2ban_ban)
     print("selftest: " + ("all ok" if not failures else f"FAILED: {', '.join(failures)}"))
     return 0 if not failures else 1
 
