@@ -287,6 +287,14 @@ class _Framing:
         self._dropping = 0
 
 
+def _how_it_ended(ended: StreamEnded | None) -> tuple[int | None, str]:
+    """Exit status and the last line of stderr (sanitized) of a follower process."""
+    if ended is None:
+        return None, ""
+    err = ended.stderr.strip()
+    return ended.exit_status, sanitize(err.splitlines()[-1]) if err else ""
+
+
 class FileFollower:
     """Follow one log file on a server, resuming without gaps or duplicates.
 
@@ -358,8 +366,7 @@ class FileFollower:
                         ended = event
             if self._stopped:
                 return
-            detail = sanitize(ended.stderr.strip().splitlines()[-1]) if ended and ended.stderr.strip() else ""
-            status = ended.exit_status if ended else None
+            status, detail = _how_it_ended(ended)
             if status == 70:
                 raise TransportError(f"Cannot follow {self.path}: no temporary file on the server ({detail})")
             yield FollowNotice(
@@ -454,8 +461,7 @@ class JournalFollower:
                         ended = event
             if self._stopped:
                 return
-            detail = sanitize(ended.stderr.strip().splitlines()[-1]) if ended and ended.stderr.strip() else ""
-            status = ended.exit_status if ended else None
+            status, detail = _how_it_ended(ended)
             if status == 127:
                 raise TransportError("journalctl is not installed on the server: it has no systemd journal to follow")
             if status not in (None, 0) and detail and "No journal files were" in detail:
