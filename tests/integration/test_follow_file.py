@@ -131,3 +131,31 @@ async def test_follow_resumes_from_a_saved_position(lab, log_file):
     await events.aclose()
     assert seen == [_line(i).rstrip("\n") for i in range(501, 601)]
     assert later == [_line(i).rstrip("\n") for i in range(601, 701)]
+
+
+async def test_unreadable_file_is_reported_then_followed_once_readable(lab, log_file, tmp_path):
+    """mtadmin without sudo may not read a 0600 root file: say so, don't spin, recover."""
+    os.chmod(LOG, 0o600)
+    known = tmp_path / "known_hosts"
+    known.write_text(lab.known_hosts_line + "\n")
+    profile = ServerProfile("lab", lab.ssh_host, lab.ssh_port, lab.admin_user, lab.admin_key, agent=False)
+    async with SshTransport(profile, SshOptions(known_hosts_files=(str(known),))) as ssh:
+        follower = FileFollower(ssh, LOG, backfill_lines=0, poll_interval=0.05)
+        events = follower.events()
+        kinds: list[object] = []
+        lines: list[str] = []
+        async with asyncio.timeout(30):
+            async for event in events:
+                if isinstance(event, FollowNotice):
+                    kinds.append(event.kind)
+                    if event.kind == NoticeKind.UNREADABLE:
+                        assert "may not read it" in event.text
+                        os.chmod(LOG, 0o644)
+                        await _write(501, 510, random.Random(3))
+                else:
+                    lines.extend(event.lines)
+                if len(lines) >= 10:
+                    break
+        await events.aclose()
+    assert kinds == [NoticeKind.UNREADABLE]
+    assert lines == [_line(i).rstrip("\n") for i in range(1, 511)][-len(lines):]

@@ -183,10 +183,12 @@ class Aggregator:
 
     def _count(self, tally: _Tally, event: LogEvent, time: _dt.datetime | None, minute: int | None) -> None:
         kind = event.kind
-        if tally.first is None and time is not None:
-            tally.first = time
         if time is not None:
-            tally.last = time
+            # Sources arrive interleaved, not strictly in time order: keep the extremes.
+            if tally.first is None or time < tally.first:
+                tally.first = time
+            if tally.last is None or time > tally.last:
+                tally.last = time
         tally.total += 1
         tally.kinds[kind] += 1
         if event.attack:

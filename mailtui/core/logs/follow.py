@@ -54,7 +54,8 @@ emit() {  # emit FILE INODE END: send [off, END) of FILE in segments, advancing 
     n=$(( $3 - off )); [ "$n" -gt "$max" ] && n=$max
     tail -c +$((off + 1)) -- "$1" | head -c "$n" > "$tmp"
     n=$(wc -c < "$tmp")
-    [ "$n" -gt 0 ] || return 0
+    # Nothing read although the file is longer: do not spin, try again later.
+    [ "$n" -gt 0 ] || { sleep "$poll"; return 0; }
     printf '%s data %s %s %s\n' "$N" "$2" "$off" "$n"
     cat "$tmp"
     off=$((off + n))
@@ -69,7 +70,7 @@ if [ "$ino" = 0 ]; then
   fi
 fi
 printf '%s start %s %s\n' "$N" "$ino" "$off"
-missing=0 idle=0
+missing=0 unreadable=0 idle=0
 while :; do
   cur=$(stat_f "$f")
   if [ -z "$cur" ]; then
@@ -77,6 +78,11 @@ while :; do
     missing=1; sleep "$poll"; continue
   fi
   missing=0
+  if [ ! -r "$f" ]; then
+    [ "$unreadable" = 1 ] || printf '%s unreadable\n' "$N"
+    unreadable=1; sleep "$poll"; continue
+  fi
+  unreadable=0
   cino=${cur% *}; csize=${cur#* }
   if [ "$ino" = 0 ]; then ino=$cino; off=0; fi
   if [ "$cino" != "$ino" ]; then
@@ -134,6 +140,7 @@ class NoticeKind(StrEnum):
     GONE = "gone"                # rotated, and the old file could not be found: possible gap
     TRUNCATED = "truncated"      # the file shrank (copytruncate): reading from its start
     MISSING = "missing"          # the file does not exist (yet)
+    UNREADABLE = "unreadable"    # the file exists but we may not read it (needs sudo?)
     INTERRUPTED = "interrupted"  # the connection dropped; reconnecting
     RESUMED = "resumed"          # reconnected; reading on from the last position
     RESTARTED = "restarted"      # the follower process on the server ended; started again
@@ -239,6 +246,10 @@ class _Framing:
             return FollowNotice(self.path, NoticeKind.TRUNCATED, f"{self.path} was truncated; reading from its start")
         if kind == "missing":
             return FollowNotice(self.path, NoticeKind.MISSING, f"{self.path} does not exist; waiting for it")
+        if kind == "unreadable":
+            return FollowNotice(self.path, NoticeKind.UNREADABLE,
+                                f"{self.path} exists but this login may not read it (use sudo for this server, or "
+                                "add the user to the group that owns the log); waiting")
         raise FollowProtocolError(f"unknown frame {kind!r} while following {self.path}")
 
     def _data(self, data: bytes, lines: list[str]) -> None:
