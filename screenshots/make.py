@@ -5,6 +5,8 @@
 For every bundled theme it writes:
 
     server-THEME.svg          the Server screen with this machine's real facts
+    logs-THEME.svg            the Logs panel on this machine's real mail logs (attacks only,
+                              a relay probe selected and explained)
     servers-THEME.svg         the Servers screen with two example profiles
     hostkey-THEME.svg         the host-key dialog for a first connection
     hostkey-changed-THEME.svg the refusal when a server's host key changed
@@ -77,6 +79,20 @@ async def shoot(theme: str, out: Path, size: tuple[int, int], home: Path) -> lis
         await _wait(pilot, lambda: app.session is not None and app.screen.query("#facts"))
 
     await run("server", MailtuiApp(config=load_config(), target=None), server_scene)
+
+    # The Logs panel on this machine's logs: attacks only, the newest attack explained.
+    async def logs_scene(app, pilot):
+        from mailtui.ui.screens.logs import LogsScreen
+        from mailtui.ui.widgets.log_view import LogView
+
+        await _wait(pilot, lambda: app.session is not None and app.screen.query("#facts"))
+        await pilot.press("l")
+        await _wait(pilot, lambda: isinstance(app.screen, LogsScreen) and app.screen.summary is not None
+                    and app.screen.query_one(LogView).total_count > 0)
+        await pilot.press("a", "up", "up")
+        await pilot.pause(0.5)
+
+    await run("logs", MailtuiApp(config=load_config(), target=None), logs_scene)
 
     # The Servers screen with two example profiles.
     config_file(f"{theme}-servers")

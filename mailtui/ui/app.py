@@ -31,7 +31,9 @@ from mailtui.ui.dialogs import (
     ProfileForm,
     SudoPasswordDialog,
 )
+from mailtui.core.logs.reading import pick_sources
 from mailtui.ui.paths import display_path
+from mailtui.ui.screens.logs import LogsScreen
 from mailtui.ui.screens.server import ServerScreen
 from mailtui.ui.screens.servers import ServersScreen, target_name
 from mailtui.ui.session import Session
@@ -242,6 +244,18 @@ class MailtuiApp(App[None]):
         self._connecting = None
         self._back_to_servers()
 
+    def can_show_logs(self) -> bool:
+        session = self.session
+        return session is not None and bool(pick_sources(session.facts.log_sources.items))
+
+    def action_show_logs(self) -> None:
+        """Open the Logs panel of the connected server (on top of its Server screen)."""
+        session = self.session
+        if session is None or isinstance(self.screen, LogsScreen):
+            return
+        sources = pick_sources(session.facts.log_sources.items)
+        self.push_screen(LogsScreen(session.transport, sources, label=session.transport.label))
+
     def action_reread_facts(self) -> None:
         if self.session is not None:
             self._read_facts(self.session)
@@ -277,6 +291,8 @@ class MailtuiApp(App[None]):
             return None if busy else True
         if action == "sudo_password":
             return self.can_give_sudo_password()
+        if action == "show_logs":
+            return self.can_show_logs()
         return True
 
     async def action_quit(self) -> None:

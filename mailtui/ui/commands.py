@@ -1,4 +1,4 @@
-"""Command palette commands (ctrl+p): connect, servers, re-read facts, add a server."""
+"""Command palette commands (ctrl+p): connect, servers, re-read facts, logs, add a server."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def palette_commands(app: MailtuiApp) -> list[PaletteCommand]:
     if app.session is not None:
         commands.append(PaletteCommand("Re-read facts", app.action_reread_facts,
                                        f"Read the facts of {app.session.transport.label} again"))
+        if app.can_show_logs():
+            commands.append(PaletteCommand("Logs", app.action_show_logs,
+                                           f"Follow the mail and auth logs of {app.session.transport.label} live"))
         if app.can_give_sudo_password():
             commands.append(PaletteCommand("Give sudo password", app.action_sudo_password,
                                            "Keep the sudo password in memory to read root-only facts"))

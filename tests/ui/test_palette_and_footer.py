@@ -48,6 +48,7 @@ async def test_palette_when_connected_offers_reread():
         first_view = app.screen.query_one("#facts")
         prompts = await _palette_prompts(app, pilot)
         assert "Re-read facts" in prompts
+        assert "Logs" in prompts  # this machine has mail logs
         assert "Give sudo password" not in prompts  # root here: no sudo password needed
         await pilot.press(*"Re-read facts")
         await pilot.pause(0.3)
@@ -71,7 +72,7 @@ async def test_footer_keys_on_every_screen():
         await pilot.press("enter")  # "This machine"
         await wait_for(pilot, lambda: app.session is not None and app.screen.query("#facts"), what="local facts")
         keys = footer_keys(app)
-        assert keys == {"Re-read facts": "r", "Servers": "s", "Quit": "q", "palette": "^p"}
+        assert keys == {"Re-read facts": "r", "Servers": "s", "Logs": "l", "Quit": "q", "palette": "^p"}
 
         await pilot.press("a")  # not a key here: nothing happens
         assert isinstance(app.screen, ServerScreen)

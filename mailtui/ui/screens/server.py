@@ -28,6 +28,8 @@ class ServerScreen(Screen[None]):
                 tooltip="Back to the list of servers (the connection stays open until you pick another)"),
         Binding("p", "app.sudo_password", "Give sudo password", id="server.sudo_password",
                 tooltip="sudo wants a password: give it (kept in memory only) to read root-only facts"),
+        Binding("l", "app.show_logs", "Logs", id="server.logs",
+                tooltip="Follow this server's mail and auth logs live, classified and explained"),
     ]
 
     app: MailtuiApp

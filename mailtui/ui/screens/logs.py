@@ -1,0 +1,416 @@
+"""The Logs screen: the server's mail and auth logs, live, classified and explained.
+
+A :class:`~mailtui.ui.logs_feed.LogFeed` follows every source in one worker (group
+``logs``); a timer takes what arrived 15 times a second and hands it to the
+:class:`~mailtui.ui.widgets.log_view.LogView` in one batch, so a flood of lines costs a
+bounded number of repaints. Offenders and rates are recomputed by the feed about once
+a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Input, Static
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
+
+from mailtui.core.facts import LogSource
+from mailtui.core.logs.aggregate import Summary
+from mailtui.core.logs.follow import FollowNotice, NoticeKind
+from mailtui.core.transport import Transport, TransportError
+from mailtui.ui.log_filter import FilterError, LogFilter, parse_filter
+from mailtui.ui.logs_feed import BACKFILL_LINES, FeedBatch, LogFeed
+from mailtui.ui.widgets.log_view import RING_CAPACITY, LogView
+from mailtui.ui.widgets.offenders import EventExplanation, OffendersTable, RateView, format_count
+
+if TYPE_CHECKING:
+    from mailtui.ui.app import MailtuiApp
+
+__all__ = ["LogsScreen", "FLUSH_INTERVAL"]
+
+#: How often arrived lines are applied to the view, in seconds (15 times a second).
+FLUSH_INTERVAL = 1 / 15
+#: Notices that also pop up as notifications (the others only go to the status line).
+_NOTIFY = {
+    NoticeKind.ROTATED: "information",
+    NoticeKind.GONE: "warning",
+    NoticeKind.TRUNCATED: "warning",
+    NoticeKind.MISSING: "warning",
+    NoticeKind.INTERRUPTED: "warning",
+    NoticeKind.RESUMED: "information",
+    NoticeKind.RESTARTED: "warning",
+}
+
+
+class LogsScreen(Screen[None]):
+    """Follows ``sources`` on ``transport``. ``label`` says where (``this machine``, ``ssh://…``)."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="logs.filter",
+                tooltip="Filter lines: ip:ADDR user:NAME kind:KIND sev:LEVEL qid:ID and words"),
+        Binding("a", "attacks_only", "Attacks only", id="logs.attacks",
+                tooltip="Show only security-relevant lines (failed logins, relay probes, scanners…)"),
+        Binding("f", "toggle_follow", "Follow/Pause", id="logs.follow",
+                tooltip="Follow new lines as they arrive, or hold the view still"),
+        Binding("space", "toggle_follow", "Follow/Pause", show=False, id="logs.pause",
+                tooltip="Follow new lines as they arrive, or hold the view still"),
+        Binding("i", "jump_ip", "Lines of this IP", id="logs.jump_ip",
+                tooltip="Show every line of the selected line's remote address"),
+        Binding("t", "jump_queue", "Trace message", id="logs.trace",
+                tooltip="Show the selected message's way through Postfix (all lines with its queue id)"),
+        Binding("o", "sort_offenders", "Sort offenders", id="logs.sort",
+                tooltip="Sort the offenders by attacks, all lines, or last seen"),
+        Binding("escape", "clear_or_back", "Clear / back", id="logs.escape",
+                tooltip="Clear the jump or filter; with none, back to the Server screen"),
+        Binding("s", "back", "Server", id="logs.server", tooltip="Back to the Server screen (stops following)"),
+    ]
+
+    app: MailtuiApp
+
+    def __init__(
+        self,
+        transport: Transport,
+        sources: Sequence[LogSource],
+        *,
+        label: str,
+        backfill_lines: int = BACKFILL_LINES,
+        capacity: int = RING_CAPACITY,
+        poll_interval: float = 0.25,
+    ) -> None:
+        super().__init__()
+        self.label = label
+        self.sources = tuple(sources)
+        self.feed = LogFeed(transport, self.sources, backfill_lines=backfill_lines, poll_interval=poll_interval)
+        self.capacity = capacity
+        #: The query typed in the filter box (compiled), and the attacks-only toggle.
+        self.query_filter = LogFilter()
+        self.attacks_only = False
+        #: What a jump (i, t, an offender) replaced, to restore on escape: (query text, attacks_only).
+        self._before_jump: tuple[str, bool] | None = None
+        self._last_notice: Content | None = None
+        self._problems: list[str] = []
+        self._flush_timer: Timer | None = None
+        self._filter_timer: Timer | None = None
+        self._worker: Worker[None] | None = None
+        self._frozen_at = 0.0
+        self._gc_threshold: tuple[int, ...] | None = None
+        #: The newest summary of everything read (offenders, counts by kind).
+        self.summary: Summary | None = None
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._title(), id="logs-title", classes="screen-title")
+        with Horizontal(id="logs-filter-bar"):
+            yield Static("Filter", id="filter-label")
+            yield Input(placeholder="ip:203.0.113.5 user:alice kind:reject sev:warning qid:… words   (/ to type)",
+                        id="logs-filter", compact=True)
+        yield Static("", id="filter-error")
+        with Vertical(id="log-box") as box:
+            box.border_title = "Log"
+            yield LogView(capacity=self.capacity, id="log-view")
+        yield Static("", id="logs-status")
+        yield Static("", id="logs-notice")
+        with Horizontal(id="logs-side"):
+            with Vertical(id="offenders-box") as box:
+                box.border_title = "Top offenders"
+                yield OffendersTable(id="offenders")
+                yield RateView(id="rates")
+            with Vertical(id="explanation-box") as box:
+                box.border_title = "This line"
+                yield EventExplanation(id="explanation-scroll")
+        yield Footer()
+
+    def _title(self) -> Content:
+        names = ", ".join(s.name for s in self.sources) or "no log sources"
+        return Content.assemble((self.label, "bold"), ("  ·  logs: ", "$foreground-muted"), names)
+
+    def on_mount(self) -> None:
+        self.sub_title = f"Logs · {self.label}"
+        view = self.query_one(LogView)
+        if self.sources:
+            view.empty_message = f"Reading the last {format_count(self.feed.backfill_lines)} lines of each source…"
+            self._worker = self._follow()
+        else:
+            view.empty_message = "No readable mail or auth log was found on this server (see Log sources on the Server screen)."
+        self._flush_timer = self.set_interval(FLUSH_INTERVAL, self._flush)
+        self.query_one("#explanation-scroll", EventExplanation).show(None)
+        view.focus()
+        self._update_status()
+
+    # ------------------------------------------------------------------ feed
+    @work(group="logs", exclusive=True, exit_on_error=False, name="follow logs")
+    async def _follow(self) -> None:
+        await self.feed.run()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place where following ends: every source failed, or a bug."""
+        worker = event.worker
+        if worker.group != "logs":
+            return
+        if event.state == WorkerState.ERROR:
+            error = worker.error
+            if isinstance(error, BaseExceptionGroup):
+                error = error.exceptions[0]
+            message = error.message if isinstance(error, TransportError) else \
+                f"Unexpected error (a bug in mailtui): {type(error).__name__}: {error}"
+            self.log.error("following logs failed", error)
+            self._problem(f"Following the logs stopped: {message}")
+            self.notify(message, title="Following the logs stopped", severity="error", markup=False)
+        elif event.state == WorkerState.SUCCESS:
+            self._flush()
+            if self.feed.failed and len(self.feed.failed) == len(self.sources):
+                self.query_one(LogView).empty_message = "No source could be read: see the message below."
+            self._update_status()
+
+    def _flush(self) -> None:
+        """Apply what arrived since the last flush (called FLUSH_INTERVAL apart)."""
+        batch = self.feed.take()
+        if batch is None:
+            self.query_one(LogView).stay_at_end()
+            return
+        self.apply_batch(batch)
+
+    def apply_batch(self, batch: FeedBatch) -> None:
+        view = self.query_one(LogView)
+        if batch.events:
+            view.append(batch.events)
+            self._settle_garbage()
+        if batch.summary is not None:
+            self.summary = batch.summary
+            self.query_one(OffendersTable).show(batch.summary.offenders)
+            self.query_one("#offenders-box").border_subtitle = (
+                f"{format_count(len(batch.summary.offenders))} addresses · {format_count(batch.summary.attacks)} attacks"
+            )
+        if batch.rates is not None:
+            self.query_one(RateView).show(batch.rates)
+        for notice in batch.notices[-5:]:
+            self._notice(notice)
+        for problem in batch.problems:
+            self._problem(problem.message)
+            self.notify(problem.message, title=f"Cannot read {problem.source}", severity="error", markup=False,
+                        timeout=10)
+        if batch.dropped:
+            self._notice_text(Content(f"{format_count(batch.dropped)} lines arrived faster than they could be shown "
+                                      "and were skipped in the view (the counters include them)."), "-warning")
+        if not view.total_count and self.feed.started | self.feed.failed >= {s.name for s in self.sources}:
+            view.empty_message = "The log sources are empty so far; new lines will appear here."
+        self._update_status()
+
+    def _settle_garbage(self) -> None:
+        """Keep Python's full garbage collections from walking the kept events.
+
+        The ring of events and the counters are long-lived and large: at a flood's rate,
+        every full collection walked all of them and stalled the app for 100-300 ms. Once
+        a second, young garbage is collected and what survived is frozen (ignored by later
+        collections; still freed by reference counting). on_unmount unfreezes it all.
+        """
+        now = time.monotonic()
+        if now - self._frozen_at >= 1.0:
+            if not self._frozen_at:
+                # Fewer, larger young collections: a flood allocates millions of objects.
+                self._gc_threshold = gc.get_threshold()
+                gc.set_threshold(20_000, 10, 10)
+            self._frozen_at = now
+            gc.collect(1)
+            gc.freeze()
+
+    def _notice(self, notice: FollowNotice) -> None:
+        severity = _NOTIFY.get(notice.kind, "information")
+        self._notice_text(Content.assemble((f"{notice.kind.value}: ", "bold"), notice.text),
+                          "-warning" if severity == "warning" else "-info")
+        self.notify(notice.text, title=f"Log {notice.kind.value}", severity=severity, markup=False)  # type: ignore[arg-type]
+
+    def _notice_text(self, text: Content, classes: str) -> None:
+        if self._problems:
+            return  # a problem stays visible until it is solved
+        line = self.query_one("#logs-notice", Static)
+        line.update(text)
+        line.set_classes(classes)
+
+    def _problem(self, message: str) -> None:
+        self._problems.append(message)
+        line = self.query_one("#logs-notice", Static)
+        line.update(Content("\n".join(self._problems)))
+        line.set_classes("-error")
+
+    # ---------------------------------------------------------------- status
+    def _update_status(self) -> None:
+        view = self.query_one(LogView)
+        parts: list[Content | str | tuple[str, str]] = []
+        if view.following:
+            parts.append(("● following", "bold $text-success"))
+        elif view.new_while_paused:
+            parts += [("‖ paused", "bold $text-warning"),
+                      f" — {format_count(view.new_while_paused)} new lines — press f to follow"]
+        else:
+            parts.append(("‖ paused", "bold $text-warning"))
+        parts.append(("  ·  ", "$foreground-muted"))
+        active = self.active_filter()
+        if active.is_empty:
+            parts.append(f"{format_count(view.total_count)} lines")
+        else:
+            parts += [f"{format_count(view.row_count)} of {format_count(view.total_count)} lines match ",
+                      (self.describe_filter(), "$text-accent")]
+        parts += [("  ·  ", "$foreground-muted"), f"{format_count(self.feed.lines)} read since opening"]
+        following = len(self.sources) - len(self.feed.failed)
+        parts += [("  ·  ", "$foreground-muted"), f"{following} of {len(self.sources)} sources"]
+        self.query_one("#logs-status", Static).update(Content.assemble(*parts))
+        box = self.query_one("#log-box")
+        title = "Log · following" if view.following else "Log · paused"
+        if box.border_title != title:  # setting it repaints the whole box
+            box.border_title = title
+
+    def describe_filter(self) -> str:
+        terms = []
+        if self.query_filter.text:
+            terms.append(self.query_filter.text)
+        if self.attacks_only and not self.query_filter.attacks_only:
+            terms.append("attacks only")
+        return "[" + " · ".join(terms) + "]" if terms else ""
+
+    # ---------------------------------------------------------------- filter
+    def active_filter(self) -> LogFilter:
+        return self.query_filter.with_attacks_only(self.query_filter.attacks_only or self.attacks_only)
+
+    def _apply_filter(self) -> None:
+        self.query_one(LogView).set_filter(self.active_filter())
+        self._update_status()
+
+    def set_query(self, text: str) -> bool:
+        """Compile and apply the query; on a mistake show it and keep the old filter."""
+        error_line = self.query_one("#filter-error", Static)
+        try:
+            compiled = parse_filter(text)
+        except FilterError as exc:
+            error_line.update(Content(str(exc)))
+            error_line.display = True
+            return False
+        error_line.display = False
+        self.query_filter = compiled
+        self._apply_filter()
+        return True
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        # Filtering 100 000 lines takes a moment: wait until typing pauses.
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        value = event.value
+        self._filter_timer = self.set_timer(0.25, lambda: self._typed(value))
+
+    def _typed(self, value: str) -> None:
+        if value != self.query_filter.text:
+            self.set_query(value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        if self.set_query(event.value):
+            self.query_one(LogView).focus()
+
+    def _set_input(self, text: str) -> None:
+        box = self.query_one("#logs-filter", Input)
+        with box.prevent(Input.Changed):
+            box.value = text
+
+    # --------------------------------------------------------------- actions
+    def action_filter(self) -> None:
+        self.query_one("#logs-filter", Input).focus()
+
+    def action_attacks_only(self) -> None:
+        self.attacks_only = not self.attacks_only
+        self._apply_filter()
+
+    def action_toggle_follow(self) -> None:
+        view = self.query_one(LogView)
+        view.following = not view.following
+
+    def _jump(self, query: str) -> None:
+        if self._before_jump is None:
+            self._before_jump = (self.query_filter.text, self.attacks_only)
+        self.attacks_only = False
+        self._set_input(query)
+        self.set_query(query)
+        self.query_one(LogView).focus()
+
+    def action_jump_ip(self) -> None:
+        event = self.query_one(LogView).selected_event
+        if event is None or not event.remote_ip:
+            self.notify("The selected line names no remote IP address.", severity="warning")
+            return
+        self._jump(f"ip:{event.remote_ip}")
+
+    def action_jump_queue(self) -> None:
+        event = self.query_one(LogView).selected_event
+        if event is None or not event.queue_id:
+            self.notify("The selected line has no queue id (only lines of an accepted message have one).",
+                        severity="warning")
+            return
+        self._jump(f"qid:{event.queue_id}")
+
+    def action_sort_offenders(self) -> None:
+        table = self.query_one(OffendersTable)
+        table.sort_by(table.sort.next())
+
+    def action_clear_or_back(self) -> None:
+        focused = self.focused
+        if isinstance(focused, Input):
+            # Leave the box; what was typed but not applied is dropped.
+            self._set_input(self.query_filter.text)
+            self.query_one(LogView).focus()
+            return
+        if self._before_jump is not None:
+            text, self.attacks_only = self._before_jump
+            self._before_jump = None
+            self._set_input(text)
+            self.set_query(text)
+        elif not self.active_filter().is_empty:
+            self.attacks_only = False
+            self._set_input("")
+            self.set_query("")
+        else:
+            self.action_back()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    # -------------------------------------------------------------- messages
+    def on_log_view_cursor_moved(self, message: LogView.CursorMoved) -> None:
+        # i and t stay enabled whatever the line (they say so when it has no IP or queue id):
+        # dimming them per line would rebuild the footer at every new line while following.
+        self.query_one("#explanation-scroll", EventExplanation).show(message.event)
+
+    def on_log_view_follow_toggled(self, message: LogView.FollowToggled) -> None:
+        self._update_status()
+
+    def on_offenders_table_offender_selected(self, message: OffendersTable.OffenderSelected) -> None:
+        self._jump(f"ip:{message.ip}")
+
+    def on_offenders_table_sort_changed(self, message: OffendersTable.SortChanged) -> None:
+        self.query_one("#offenders-box").border_title = f"Top offenders · by {message.sort.label}"
+
+    async def on_unmount(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+        gc.unfreeze()
+        if self._gc_threshold is not None:
+            gc.set_threshold(*self._gc_threshold)
+        # Stop following and wait until the tail processes on the server are gone.
+        worker = self._worker
+        if worker is not None and worker.is_running:
+            worker.cancel()
+            try:
+                await asyncio.wait_for(worker.wait(), 5)
+            except (WorkerCancelled, WorkerFailed, asyncio.TimeoutError):
+                pass
