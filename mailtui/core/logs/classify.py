@@ -1,10 +1,11 @@
 """Classify log records into :class:`~.events.LogEvent`s: Postfix, Dovecot, sshd and friends.
 
 Speed matters (a busy server writes millions of lines a day and a panel re-reads them):
-classification dispatches on the program name and on the first words of the message with
-plain ``str`` operations, and only then runs one small compiled regex. IP validation is
-cached. Nothing here raises on hostile input: an unknown or malformed line becomes
-:attr:`EventKind.OTHER`.
+classification dispatches on the program name (one dict lookup to a handler that already
+knows its service) and on the first words of the message with plain ``str`` operations,
+and only then runs one small compiled regex. IP validation and field sanitising are
+cached (bots repeat them). Nothing here raises on hostile input: an unknown or malformed
+line becomes :attr:`EventKind.OTHER`.
 
 Two entry points:
 
@@ -22,7 +23,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable
 
-from mailtui.core.logs.events import KIND_INFO, EventKind, LogEvent
+from mailtui.core.logs.events import KIND_INFO, EventKind, LogEvent, Severity
 from mailtui.core.logs.records import LogRecord, RecordParser
 from mailtui.core.text import sanitize
 
@@ -36,35 +37,34 @@ _FIELD_MAX = 256
 # -- small helpers ---------------------------------------------------------------------
 
 _ip_cache: dict[str, str | None] = {}
+_IP_CACHE_MAX = 65536
+# Dotted-quad IPv4 with no leading zeros ("192.030.0.6" is not an address): the common
+# case, validated without ``ipaddress`` (which costs microseconds).
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])")
+_ipv4 = _IPV4.fullmatch
 
 
 def _ip(text: str | None) -> str | None:
     """``text`` as a normalised IP address string, or None when it is not one."""
     if not text:
         return None
-    hit = _ip_cache.get(text)
-    if hit is not None or text in _ip_cache:
-        return hit
-    parts = text.split(".")
-    if len(parts) == 4 and ":" not in text:
-        # IPv4 fast path (ipaddress costs microseconds): four decimal octets, no leading zeros.
-        for part in parts:
-            if not (part.isdigit() and part.isascii() and len(part) <= 3 and int(part) <= 255
-                    and (part == "0" or part[0] != "0")):
-                break
-        else:
-            return text
-    candidate = text.strip("[]")
-    if candidate[:5].lower() == "ipv6:":
-        candidate = candidate[5:]
-    try:
-        address = ipaddress.ip_address(candidate.split("%", 1)[0])
-    except ValueError:
-        result = None
+    hit = _ip_cache.get(text, _ip_cache)
+    if hit is not _ip_cache:
+        return hit  # type: ignore[return-value]
+    if _ipv4(text) is not None:
+        result: str | None = text
     else:
-        mapped = getattr(address, "ipv4_mapped", None)
-        result = str(mapped if mapped is not None else address)
-    if len(_ip_cache) > 65536:
+        candidate = text.strip("[]")
+        if candidate[:5].lower() == "ipv6:":
+            candidate = candidate[5:]
+        try:
+            address = ipaddress.ip_address(candidate.split("%", 1)[0])
+        except ValueError:
+            result = None
+        else:
+            mapped = getattr(address, "ipv4_mapped", None)
+            result = str(mapped if mapped is not None else address)
+    if len(_ip_cache) >= _IP_CACHE_MAX:
         _ip_cache.clear()
     _ip_cache[text] = result
     return result
@@ -74,10 +74,20 @@ def _ip(text: str | None) -> str | None:
 _clean_cache: dict[str, str] = {}
 
 
-def _clean(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return sanitize(text, max_length=_FIELD_MAX)
+_new = tuple.__new__
+_CLEAN_CACHE_MAX = 65536
+
+
+def _cleaned(text: str) -> str:
+    """``sanitize`` for a short field, cached: bots repeat the same names thousands of times."""
+    clean = _clean_cache.get(text)
+    if clean is None:
+        clean = sanitize(text, max_length=_FIELD_MAX)
+        if len(text) <= 128:  # long texts rarely repeat; keep the cache's memory small
+            if len(_clean_cache) >= _CLEAN_CACHE_MAX:
+                _clean_cache.clear()
+            _clean_cache[text] = clean
+    return clean
 
 
 def _event(
@@ -92,24 +102,12 @@ def _event(
     attack: bool | None = None,
 ) -> LogEvent:
     if host:
-        clean = _clean_cache.get(host)
-        if clean is None:
-            clean = sanitize(host, max_length=_FIELD_MAX)
-            if len(_clean_cache) > 65536:
-                _clean_cache.clear()
-            _clean_cache[host] = clean
-        host = clean
+        host = _clean_cache.get(host) or _cleaned(host)
     elif host == "":
         host = None
     if user is not None:
-        clean = _clean_cache.get(user)
-        if clean is None:
-            clean = sanitize(user, max_length=_FIELD_MAX)
-            if len(_clean_cache) > 65536:
-                _clean_cache.clear()
-            _clean_cache[user] = clean
-        user = clean
-    return LogEvent(
+        user = _clean_cache.get(user) or _cleaned(user)
+    return _new(LogEvent, (
         kind,
         _SEVERITY[kind],
         _ATTACK[kind] if attack is None else attack,
@@ -120,15 +118,15 @@ def _event(
         service,
         details,
         record,
-    )
+    ))
 
 
 def _d(key: str, value: str) -> tuple[str, str]:
-    return (key, sanitize(value, max_length=_FIELD_MAX))
+    return (key, _clean_cache.get(value) or _cleaned(value))
 
 
 def _other(record: LogRecord, service: str = "") -> LogEvent:
-    return LogEvent(K.OTHER, _SEVERITY[K.OTHER], False, None, None, None, None, service, (), record)
+    return _new(LogEvent, (K.OTHER, _SEVERITY[K.OTHER], False, None, None, None, None, service, (), record))
 
 
 # "name[1.2.3.4]" / "unknown[2001:db8::1]:4711" / "[1.2.3.4]:4711"
@@ -410,28 +408,32 @@ def _classify_delivery(record: LogRecord, service: str) -> LogEvent:
     return _other(record, service)
 
 
-def _classify_postfix(record: LogRecord) -> LogEvent:
-    program = record.program
+def _postfix_handler(program: str) -> Callable[[LogRecord], LogEvent]:
+    """The classifier for one Postfix program name, with its daemon and service worked out once."""
     daemon = program[program.rfind("/") + 1 :]
     service = _postfix_service(program)
     if daemon == "smtpd":
-        return _classify_smtpd(record, service)
+        return lambda record: _classify_smtpd(record, service)
     if daemon == "postscreen":
-        return _classify_postscreen(record, service)
+        return lambda record: _classify_postscreen(record, service)
     if daemon in ("master", "postfix-script", "postfix"):
-        msg = record.message
-        if msg.startswith(("warning: ", "fatal: ", "error: ", "panic: ")):
-            return _event(K.SERVICE_PROBLEM, record, service)
-        return _event(K.SERVICE_STATE, record, service)
+        def state(record: LogRecord) -> LogEvent:
+            if record.message.startswith(("warning: ", "fatal: ", "error: ", "panic: ")):
+                return _event(K.SERVICE_PROBLEM, record, service)
+            return _event(K.SERVICE_STATE, record, service)
+        return state
     if daemon in ("anvil", "scache", "tlsmgr", "dnsblog", "verify", "proxymap", "trivial-rewrite",
                   "tlsproxy", "postlogd", "postdrop", "sendmail", "postsuper", "postqueue"):
-        msg = record.message
-        if msg.startswith(("warning: ", "fatal: ", "error: ", "panic: ")):
-            return _event(K.SERVICE_PROBLEM, record, service)
-        if daemon == "postsuper" or daemon == "tlsproxy":
-            return _classify_delivery(record, service)
-        return _other(record, service)
-    return _classify_delivery(record, service)
+        queue_lines = daemon == "postsuper" or daemon == "tlsproxy"
+
+        def helper(record: LogRecord) -> LogEvent:
+            if record.message.startswith(("warning: ", "fatal: ", "error: ", "panic: ")):
+                return _event(K.SERVICE_PROBLEM, record, service)
+            if queue_lines:
+                return _classify_delivery(record, service)
+            return _other(record, service)
+        return helper
+    return lambda record: _classify_delivery(record, service)
 
 
 # -- Dovecot ---------------------------------------------------------------------------
@@ -901,7 +903,7 @@ def _handler_for(program: str) -> Callable[[LogRecord], LogEvent]:
     if handler is not None:
         return handler
     if program.startswith("postfix"):
-        handler = _classify_postfix
+        handler = _postfix_handler(program)
     elif program in ("sshd", "sshd-session", "sshd-auth"):
         handler = _classify_sshd
     elif program in _DOVECOT_PROGRAMS or program.startswith("dovecot"):
@@ -980,20 +982,18 @@ class LogClassifier:
 
     def classify_lines(self, lines: Iterable[str]) -> list[LogEvent]:
         """Parse and classify a batch of lines (in order). Never raises."""
-        parse = self._parser.parse
         out: list[LogEvent] = []
         append = out.append
         handlers = _dispatch_cache
         sessions = _SSH_PROGRAMS
-        for line in lines:
-            record = parse(line)
-            program = record.program
+        for record in self._parser.parse_many(lines):
+            program = record[2]
             handler = handlers.get(program) or _handler_for(program)
             try:
                 event = handler(record)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - one hostile line must not stop the panel
                 event = _other(record, program)
-            if program in sessions and record.pid is not None:
+            if program in sessions and record[3] is not None:
                 event = self._ssh_context(event, record)
             append(event)
         return out
@@ -1010,7 +1010,7 @@ class LogClassifier:
             session = self._sessions[key] = _SshSession()
         if event.remote_ip is None and event.remote_host is None:
             if session.ip is not None or session.host is not None:
-                event = event._replace(remote_ip=session.ip, remote_host=session.host)
+                event = _new(LogEvent, event[:3] + (session.ip, session.host) + event[5:])
         else:
             session.ip, session.host = event.remote_ip, event.remote_host
         attack = event.attack
@@ -1022,25 +1022,25 @@ class LogClassifier:
                 session.pending = 0
                 return event
             session.pending += 1
-            return event._replace(attack=False)
+            return _with_attack(event, False)
         if kind is K.SSHD_MAX_AUTH:
             # "maximum authentication attempts exceeded" is followed by "Disconnecting ...:
             # Too many authentication failures" for the same exhaustion: count it once.
             if "maximum authentication attempts" in record.message:
                 session.max_auth_counted = True
             elif session.max_auth_counted:
-                return event._replace(attack=False)
+                return _with_attack(event, False)
         if kind is K.SSHD_ACCEPTED:
             guessed = bool(session.pam_users - {event.user or ""})
             session.pending = 0
             session.pam_users.clear()
             if guessed:
-                return event._replace(attack=True, severity=event.severity.__class__.CRITICAL)
+                return _new(LogEvent, (event[0], Severity.CRITICAL, True) + event[3:])
             return event
         if attack:
             if event.remote_ip is None and event.remote_host is None:
                 session.pending += 1
-                return event._replace(attack=False)
+                return _with_attack(event, False)
             session.pending = 0
             session.pam_users.clear()
             return event
@@ -1048,8 +1048,13 @@ class LogClassifier:
             if kind in _SESSION_END or kind is K.SSHD_NEGOTIATION_FAILED:
                 session.pending = 0
                 session.pam_users.clear()
-                return event._replace(attack=True)
+                return _with_attack(event, True)
         return event
+
+
+def _with_attack(event: LogEvent, attack: bool) -> LogEvent:
+    """``event._replace(attack=attack)``, without ``_replace``'s generic (slow) machinery."""
+    return _new(LogEvent, event[:2] + (attack,) + event[3:])
 
 
 def classify_lines(lines: Iterable[str], *, parser: RecordParser | None = None) -> list[LogEvent]:

@@ -17,6 +17,9 @@ Anything unparseable becomes a record with program ``""`` and the whole line as 
 parsing never raises. Records keep the raw text as it came (it may hold escape
 sequences); sanitising is the event's job, once, at the boundary to display.
 
+The common shape (classic or RFC 3339 date, host, ``prog[pid]:``) is split by one regex
+match per line (:meth:`RecordParser.parse_many`); the rest takes the general path.
+
 Records are ``NamedTuple``s rather than frozen dataclasses: equally immutable, but about
 four times cheaper to build (measured 0.27 µs vs 1.0 µs), which matters at a million
 lines per second.
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from mailtui.core.text import decode_remote
@@ -42,6 +47,20 @@ _MONTHS = {
 # TAI64 labels are 2**62 + TAI seconds; daemontools writes 2**62 + 10 + Unix time.
 _TAI64_UNIX_OFFSET = (1 << 62) + 10
 _DIGITS = frozenset("0123456789")
+
+# The shape of nearly every line of a mail server's syslog, recognised in one regex match:
+# ``Mmm dd hh:mm:ss host prog[pid]: `` or ``YYYY-MM-DDThh:mm:ss... host prog[pid]: `` (pid
+# optional). Every line it matches is split exactly as the general parser would split it
+# (the character classes exclude what would send the general parser down another branch:
+# ``:`` or ``[`` in the host, ``[](<:`` or a space in the program, non-ASCII digits or
+# too many digits in the pid); everything else takes the general path.
+_CLASSIC_STAMP = r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9])"
+_FAST_HEAD = re.compile(
+    rf"(?:{_CLASSIC_STAMP}|([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}T[^ ]{{8,}}))"
+    r" ([^ :\[]+) ([^ \[\]():<]+)(?:\[([0-9]{1,18})\])?: "
+)
+_STAMP_CACHE_MAX = 4096
+_tuple_new = tuple.__new__
 
 
 class LogRecord(NamedTuple):
@@ -105,7 +124,7 @@ class RecordParser:
     (``sshd -E``); lines that do not parse get it as their program.
     """
 
-    __slots__ = ("_now", "_tz", "_program_hint", "_last_stamp", "_last_time", "_year", "_horizon")
+    __slots__ = ("_now", "_tz", "_program_hint", "_last_stamp", "_last_time", "_year", "_horizon", "_stamps")
 
     def __init__(
         self,
@@ -121,6 +140,8 @@ class RecordParser:
         self._last_time: _dt.datetime | None = None
         self._year = self._now.year
         self._horizon = self._now.date() + _dt.timedelta(days=2)
+        #: syslog stamp -> datetime; merged sources interleave seconds, so a dict beats "last".
+        self._stamps: dict[str, _dt.datetime | None] = {}
 
     # -- timestamps -------------------------------------------------------------------
 
@@ -282,10 +303,41 @@ class RecordParser:
 
     def parse(self, line: str) -> LogRecord:
         """Parse one line (without or with its trailing newline). Never raises."""
-        try:
-            return self._parse(line.rstrip("\r\n"))
-        except Exception:  # noqa: BLE001 - hostile input must never stop the stream
-            return _unparsed(line, self._program_hint)
+        return self.parse_many((line,))[0]
+
+    def parse_many(self, lines: Iterable[str]) -> list[LogRecord]:
+        """Parse lines (with or without trailing newlines) in order. Never raises.
+
+        Same result as ``[parse(line) for line in lines]``; the common syslog shape is
+        split by one regex match, and timestamps are looked up in a per-parser cache.
+        """
+        out: list[LogRecord] = []
+        append = out.append
+        head = _FAST_HEAD.match
+        stamps = self._stamps
+        new = _tuple_new
+        record_cls = LogRecord
+        for raw in lines:
+            line = raw.rstrip("\r\n")
+            m = head(line)
+            if m is not None:
+                classic, iso, host, program, pid = m.groups()
+                if classic is not None:
+                    time = stamps.get(classic, stamps)
+                    if time is stamps:
+                        if len(stamps) >= _STAMP_CACHE_MAX:
+                            stamps.clear()
+                        time = stamps[classic] = self._syslog_time(classic)
+                else:
+                    time = self._iso_time(iso)
+                append(new(record_cls, (time, host, program, int(pid) if pid is not None else None,
+                                        line[m.end() :], line, "")))
+                continue
+            try:
+                append(self._parse(line))
+            except Exception:  # noqa: BLE001 - hostile input must never stop the stream
+                append(_unparsed(raw, self._program_hint))
+        return out
 
     def _parse(self, line: str) -> LogRecord:
         if len(line) < 16:
