@@ -13,7 +13,7 @@ Attack labels and their thresholds (the numbers a reviewer should argue about) a
 from __future__ import annotations
 
 import datetime as _dt
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -38,6 +38,15 @@ SCAN_KINDS = frozenset({
 })
 #: Names tried that do not exist: the raw material of user enumeration.
 UNKNOWN_NAME_KINDS = frozenset({K.REJECT_UNKNOWN_USER, K.SSHD_INVALID_USER, K.DOVECOT_UNKNOWN_USER})
+
+
+#: Kinds counted per user (logins, failures, submissions).
+_USER_KINDS = AUTH_FAILURE_KINDS | LOGIN_OK_KINDS | {K.QUEUE_RECEIVED}
+#: Column of the per-hour delivery table each kind counts in.
+_HOUR_COLUMN = {
+    K.QUEUE_RECEIVED: 0, K.QUEUE_SENT: 1, K.QUEUE_DEFERRED: 2, K.QUEUE_BOUNCED: 3, K.QUEUE_EXPIRED: 3,
+    **{kind: 4 for kind in EventKind if kind.info.family == Family.REJECT},
+}
 
 
 class Label(StrEnum):
@@ -127,15 +136,11 @@ class _Tally:
         self.total = 0
         self.attacks = 0
         self.failures = 0
-        self.kinds: Counter[EventKind] = Counter()
-        self.minutes: dict[int, Counter[EventKind]] = {}
+        self.kinds: dict[EventKind, int] = {}
+        self.minutes: dict[int, dict[EventKind, int]] = {}
         self.names: dict[int, set[str]] = {}
         self.logins_after_failures = 0
         self.failures_before_login = 0
-
-
-def _minute(time: _dt.datetime | None) -> int | None:
-    return int(time.timestamp() // 60) if time is not None else None
 
 
 class Aggregator:
@@ -146,12 +151,14 @@ class Aggregator:
         self.lines = 0
         self.first: _dt.datetime | None = None
         self.last: _dt.datetime | None = None
-        self.by_kind: Counter[EventKind] = Counter()
+        self.by_kind: dict[EventKind, int] = {}
         self.attacks = 0
-        self._ips: dict[str, _Tally] = defaultdict(_Tally)
-        self._users: dict[str, _Tally] = defaultdict(_Tally)
-        self._hours: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+        self._ips: dict[str, _Tally] = {}
+        self._users: dict[str, _Tally] = {}
+        self._hours: dict[int, list[int]] = {}
         self._newest_minute: int | None = None
+        self._last_time: _dt.datetime | None = None
+        self._last_minute: int | None = None
 
     def add_many(self, events: Iterable[LogEvent]) -> None:
         for event in events:
@@ -160,29 +167,49 @@ class Aggregator:
     def add(self, event: LogEvent) -> None:
         self.lines += 1
         kind = event.kind
-        self.by_kind[kind] += 1
-        time = event.record.time or self.last
-        if time is not None:
-            if self.first is None or time < self.first:
-                self.first = time
-            if self.last is None or time > self.last:
-                self.last = time
-        minute = _minute(time)
-        if minute is not None and (self._newest_minute is None or minute > self._newest_minute):
-            self._newest_minute = minute
-            if minute % 10 == 0:
-                self._prune(minute)
+        by_kind = self.by_kind
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+        time = event.record.time
+        if time is None:
+            time = self.last
+        if time is self._last_time:
+            # Lines of the same second share one datetime object: skip the arithmetic.
+            minute = self._last_minute
+        else:
+            if time is not None:
+                if self.first is None or time < self.first:
+                    self.first = time
+                if self.last is None or time > self.last:
+                    self.last = time
+            minute = int(time.timestamp() // 60) if time is not None else None
+            self._last_time, self._last_minute = time, minute
+            if minute is not None and (self._newest_minute is None or minute > self._newest_minute):
+                self._newest_minute = minute
+                if minute % 10 == 0:
+                    self._prune(minute)
         if event.attack:
             self.attacks += 1
-        if event.remote_ip:
-            self._count(self._ips[event.remote_ip], event, time, minute)
-        if event.user and (kind in AUTH_FAILURE_KINDS or kind in LOGIN_OK_KINDS or kind == K.QUEUE_RECEIVED):
-            self._count(self._users[event.user], event, time, minute)
-        if Family.QUEUE == kind.info.family or Family.REJECT == kind.info.family:
-            self._hour(kind, minute)
+        ip = event.remote_ip
+        if ip:
+            tally = self._ips.get(ip)
+            if tally is None:
+                tally = self._ips[ip] = _Tally()
+            self._count(tally, event, kind, time, minute)
+        user = event.user
+        if user and kind in _USER_KINDS:
+            tally = self._users.get(user)
+            if tally is None:
+                tally = self._users[user] = _Tally()
+            self._count(tally, event, kind, time, minute)
+        column = _HOUR_COLUMN.get(kind)
+        if column is not None and minute is not None:
+            row = self._hours.get(minute // 60)
+            if row is None:
+                row = self._hours[minute // 60] = [0, 0, 0, 0, 0]
+            row[column] += 1
 
-    def _count(self, tally: _Tally, event: LogEvent, time: _dt.datetime | None, minute: int | None) -> None:
-        kind = event.kind
+    def _count(self, tally: _Tally, event: LogEvent, kind: EventKind, time: _dt.datetime | None,
+               minute: int | None) -> None:
         if time is not None:
             # Sources arrive interleaved, not strictly in time order: keep the extremes.
             if tally.first is None or time < tally.first:
@@ -190,7 +217,8 @@ class Aggregator:
             if tally.last is None or time > tally.last:
                 tally.last = time
         tally.total += 1
-        tally.kinds[kind] += 1
+        kinds = tally.kinds
+        kinds[kind] = kinds.get(kind, 0) + 1
         if event.attack:
             tally.attacks += 1
         if kind in AUTH_FAILURE_KINDS:
@@ -201,29 +229,14 @@ class Aggregator:
         if minute is not None:
             bucket = tally.minutes.get(minute)
             if bucket is None:
-                bucket = tally.minutes[minute] = Counter()
-            bucket[kind] += 1
+                bucket = tally.minutes[minute] = {}
+            bucket[kind] = bucket.get(kind, 0) + 1
             if kind in UNKNOWN_NAME_KINDS:
                 # sshd/Dovecot name the user; a Postfix reject names the recipient tried.
                 name = event.user or event.detail("to")
                 names = tally.names.setdefault(minute, set())
                 if name and len(names) < _MAX_NAMES:
                     names.add(name)
-
-    def _hour(self, kind: EventKind, minute: int | None) -> None:
-        if minute is None:
-            return
-        row = self._hours[minute // 60]
-        if kind == K.QUEUE_RECEIVED:
-            row[0] += 1
-        elif kind == K.QUEUE_SENT:
-            row[1] += 1
-        elif kind == K.QUEUE_DEFERRED:
-            row[2] += 1
-        elif kind in (K.QUEUE_BOUNCED, K.QUEUE_EXPIRED):
-            row[3] += 1
-        elif kind.info.family == Family.REJECT:
-            row[4] += 1
 
     def _prune(self, newest: int) -> None:
         """Drop minute buckets older than the longest window."""
@@ -287,7 +300,7 @@ class Aggregator:
     def _stats(self, key: str, tally: _Tally, is_user: bool) -> KeyStats:
         return KeyStats(
             key=key, first_seen=tally.first, last_seen=tally.last, total=tally.total, attacks=tally.attacks,
-            by_kind=tuple(tally.kinds.most_common()),
+            by_kind=tuple(Counter(tally.kinds).most_common()),
             windows=tuple((name, sum(self._window(tally, minutes).values())) for name, minutes in WINDOWS),
             labels=self._labels(key, tally, is_user),
         )
@@ -304,7 +317,7 @@ class Aggregator:
             (key, reason)
             for tallies, is_user in ((self._ips, False), (self._users, True))
             for key, tally in sorted(tallies.items())
-            if tally.logins_after_failures or (is_user and tally.kinds[K.QUEUE_RECEIVED] >= self.thresholds.spam_run)
+            if tally.logins_after_failures or (is_user and tally.kinds.get(K.QUEUE_RECEIVED, 0) >= self.thresholds.spam_run)
             for reason in self._labels(key, tally, is_user)
             if reason.label in (Label.LOGIN_AFTER_FAILURES, Label.SPAM_RUN)
         )
@@ -312,5 +325,5 @@ class Aggregator:
             HourStats(_dt.datetime.fromtimestamp(hour * 3600, _dt.timezone.utc), *row)
             for hour, row in sorted(self._hours.items())
         )
-        return Summary(self.lines, self.first, self.last, tuple(self.by_kind.most_common()), self.attacks,
+        return Summary(self.lines, self.first, self.last, tuple(Counter(self.by_kind).most_common()), self.attacks,
                        offenders, user_stats, hours, alarms)
