@@ -107,6 +107,9 @@ def _event(
         host = None
     if user is not None:
         user = _clean_cache.get(user) or _cleaned(user)
+    if service:
+        # Usually a constant ("smtpd"), but an unknown program's name comes from the line.
+        service = _clean_cache.get(service) or _cleaned(service)
     return _new(LogEvent, (
         kind,
         _SEVERITY[kind],
@@ -126,11 +129,16 @@ def _d(key: str, value: str) -> tuple[str, str]:
 
 
 def _other(record: LogRecord, service: str = "") -> LogEvent:
+    if service:
+        service = _clean_cache.get(service) or _cleaned(service)
     return _new(LogEvent, (K.OTHER, _SEVERITY[K.OTHER], False, None, None, None, None, service, (), record))
 
 
 # "name[1.2.3.4]" / "unknown[2001:db8::1]:4711" / "[1.2.3.4]:4711"
-_NAME_ADDR = re.compile(r"([^\s\[\]]*)\[([^\]\s]*)\](?::\d+)?")
+# The look-behind lets a match start only where a name can start (after a space or a
+# bracket): without it, search() retries from every position of a long token and a
+# hostile 1 MB line would take hours (quadratic). Leftmost matches are unchanged.
+_NAME_ADDR = re.compile(r"(?<![^\s\[\]])([^\s\[\]]*)\[([^\]\s]*)\](?::\d+)?")
 _QUEUE_ID = re.compile(r"[0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}")
 
 
