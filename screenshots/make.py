@@ -7,6 +7,8 @@ For every bundled theme it writes:
     server-THEME.svg          the Server screen with this machine's real facts
     logs-THEME.svg            the Logs panel on this machine's real mail logs (attacks only,
                               a relay probe selected and explained)
+    ban-THEME.svg             the question before banning the newest attacker (b on the Logs
+                              panel): the exact command, the warnings; never confirmed here
     servers-THEME.svg         the Servers screen with two example profiles
     hostkey-THEME.svg         the host-key dialog for a first connection
     hostkey-changed-THEME.svg the refusal when a server's host key changed
@@ -93,6 +95,17 @@ async def shoot(theme: str, out: Path, size: tuple[int, int], home: Path) -> lis
         await pilot.pause(0.5)
 
     await run("logs", MailtuiApp(config=load_config(), target=None), logs_scene)
+
+    # b on the newest attack: the ban dialog. The run ends with the dialog open, so
+    # nothing is banned (only a yes in the dialog applies a ban).
+    async def ban_scene(app, pilot):
+        from mailtui.ui.dialogs.ban import BanDialog
+
+        await logs_scene(app, pilot)
+        await pilot.press("end", "b")
+        await _wait(pilot, lambda: isinstance(app.screen, BanDialog))
+
+    await run("ban", MailtuiApp(config=load_config(), target=None), ban_scene)
 
     # The Servers screen with two example profiles.
     config_file(f"{theme}-servers")

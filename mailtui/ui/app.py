@@ -8,6 +8,7 @@ the connected server. Slow work runs in workers owned by the app (``connect`` an
 from __future__ import annotations
 
 from dataclasses import replace
+from weakref import WeakKeyDictionary
 
 from textual import work
 from textual.app import App
@@ -17,6 +18,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from mailtui.core.ban import connection_addresses
 from mailtui.core.connect import make_transport, trust_host_key
 from mailtui.core.facts import ServerFacts, SudoState, collect_facts
 from mailtui.core.profiles import Config, ConfigError, ServerProfile, save_config
@@ -63,6 +65,8 @@ class MailtuiApp(App[None]):
         self._start_target = target
         #: The target the running ``connect`` worker is connecting to.
         self._connecting: Target | None = None
+        #: Where the admin is connected from, per open transport (asked once: see own_addresses).
+        self._own_addresses: WeakKeyDictionary[Transport, frozenset[str]] = WeakKeyDictionary()
         self._register_themes()
 
     # ------------------------------------------------------------------ themes
@@ -254,7 +258,22 @@ class MailtuiApp(App[None]):
         if session is None or isinstance(self.screen, LogsScreen):
             return
         sources = pick_sources(session.facts.log_sources.items)
-        self.push_screen(LogsScreen(session.transport, sources, label=session.transport.label))
+        self.push_screen(LogsScreen(session.transport, sources, label=session.transport.label, facts=session.facts))
+
+    def facts_for(self, transport: Transport) -> ServerFacts | None:
+        """The newest facts of ``transport``'s server, when it is the connected one."""
+        session = self.session
+        return session.facts if session is not None and session.transport is transport else None
+
+    async def own_addresses(self, transport: Transport) -> frozenset[str]:
+        """The addresses the admin is connected to ``transport``'s server from (asked once per connection).
+
+        Raises TransportError when the server cannot be asked.
+        """
+        known = self._own_addresses.get(transport)
+        if known is None:
+            known = self._own_addresses[transport] = frozenset(await connection_addresses(transport))
+        return known
 
     def action_reread_facts(self) -> None:
         if self.session is not None:

@@ -1,4 +1,4 @@
-"""Command palette commands (ctrl+p): connect, servers, re-read facts, logs, add a server."""
+"""Command palette commands (ctrl+p): connect, servers, re-read facts, logs, ban/unban, add a server."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
 
+from mailtui.core.ban import Action, BanError, parse_ip
 from mailtui.core.target import LocalTarget
+from mailtui.ui.screens.logs import BanTarget, LogsScreen
 
 if TYPE_CHECKING:
     from mailtui.ui.app import MailtuiApp
@@ -21,8 +24,12 @@ class PaletteCommand:
     help: str
 
 
-def palette_commands(app: MailtuiApp) -> list[PaletteCommand]:
-    """The app's commands as they apply right now (only what can be done is offered)."""
+def palette_commands(app: MailtuiApp, screen: Screen | None = None) -> list[PaletteCommand]:
+    """The app's commands as they apply right now (only what can be done is offered).
+
+    ``screen`` is the screen the palette was opened on (default: the current screen).
+    """
+    screen = screen if screen is not None else app.screen
     commands = [
         PaletteCommand(f"Connect to {profile.name}", lambda p=profile: app.connect_to(p),
                        f"Open {profile.address} over SSH and read its facts")
@@ -40,15 +47,36 @@ def palette_commands(app: MailtuiApp) -> list[PaletteCommand]:
         if app.can_give_sudo_password():
             commands.append(PaletteCommand("Give sudo password", app.action_sudo_password,
                                            "Keep the sudo password in memory to read root-only facts"))
+    if isinstance(screen, LogsScreen):
+        commands += _ban_commands(screen)
     commands.append(PaletteCommand("Add server", app.action_add_server, "Save a new server profile"))
     return commands
+
+
+def _ban_commands(screen: LogsScreen) -> list[PaletteCommand]:
+    """Ban / Unban the selected line's (or offender's) address, when it has one."""
+    target = screen.ban_target()
+    if target is None:
+        return []
+    try:
+        # Validated again: the title goes through the palette's markup highlighter.
+        ip = str(parse_ip(target.ip))
+    except BanError:
+        return []
+    chosen = BanTarget(ip, target.service)
+    return [
+        PaletteCommand(f"Ban {ip}", lambda: screen.request_ban(Action.BAN, chosen),
+                       "Block this address (shows the exact command and asks first)"),
+        PaletteCommand(f"Unban {ip}", lambda: screen.request_ban(Action.UNBAN, chosen),
+                       "Lift this address's ban (shows the exact command and asks first)"),
+    ]
 
 
 class MailtuiCommands(Provider):
     """Provides :func:`palette_commands` to Textual's command palette."""
 
     def _commands(self) -> list[PaletteCommand]:
-        return palette_commands(self.app)  # type: ignore[arg-type]
+        return palette_commands(self.app, self.screen)  # type: ignore[arg-type]
 
     async def discover(self) -> Hits:
         for command in self._commands():

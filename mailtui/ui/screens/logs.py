@@ -5,6 +5,11 @@ A :class:`~mailtui.ui.logs_feed.LogFeed` follows every source in one worker (gro
 :class:`~mailtui.ui.widgets.log_view.LogView` in one batch, so a flood of lines costs a
 bounded number of repaints. Offenders and rates are recomputed by the feed about once
 a second.
+
+``b`` / ``u`` ban or unban the selected line's address (or the selected offender's):
+a worker (group ``ban``) plans it with :func:`mailtui.core.ban.plan_ban`, a
+:class:`~mailtui.ui.dialogs.ban.BanDialog` shows the exact commands and asks, and only a
+yes starts the worker (group ``ban-apply``) that runs, verifies and audits it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import gc
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -25,19 +31,22 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
-from mailtui.core.facts import LogSource
+from mailtui.core.ban import Action, BanError, BanPlan, BanResult, apply_ban, plan_ban
+from mailtui.core.facts import LogSource, ServerFacts
 from mailtui.core.logs.aggregate import Summary
 from mailtui.core.logs.follow import FollowNotice, NoticeKind
 from mailtui.core.transport import Transport, TransportError
+from mailtui.ui.dialogs.ban import BanDialog, BanRequest
+from mailtui.ui.dialogs.error import ErrorDialog
 from mailtui.ui.log_filter import FilterError, LogFilter, parse_filter
 from mailtui.ui.logs_feed import BACKFILL_LINES, FeedBatch, LogFeed
 from mailtui.ui.widgets.log_view import RING_CAPACITY, LogView
-from mailtui.ui.widgets.offenders import EventExplanation, OffendersTable, RateView, format_count
+from mailtui.ui.widgets.offenders import EventExplanation, OffendersTable, RateView, format_count, offender_service
 
 if TYPE_CHECKING:
     from mailtui.ui.app import MailtuiApp
 
-__all__ = ["LogsScreen", "FLUSH_INTERVAL"]
+__all__ = ["BanTarget", "LogsScreen", "FLUSH_INTERVAL"]
 
 #: How often arrived lines are applied to the view, in seconds (15 times a second).
 FLUSH_INTERVAL = 1 / 15
@@ -51,6 +60,14 @@ _NOTIFY = {
     NoticeKind.RESUMED: "information",
     NoticeKind.RESTARTED: "warning",
 }
+
+
+@dataclass(frozen=True)
+class BanTarget:
+    """The address ``b``/``u`` act on, and the service it was seen on (picks the fail2ban jail)."""
+
+    ip: str
+    service: str | None
 
 
 class LogsScreen(Screen[None]):
@@ -69,6 +86,11 @@ class LogsScreen(Screen[None]):
                 tooltip="Show every line of the selected line's remote address"),
         Binding("t", "jump_queue", "Trace message", id="logs.trace",
                 tooltip="Show the selected message's way through Postfix (all lines with its queue id)"),
+        Binding("b", "ban", "Ban", id="logs.ban",
+                tooltip="Ban the selected line's remote address (or the selected offender's): shows the exact "
+                        "command and asks first"),
+        Binding("u", "unban", "Unban", id="logs.unban",
+                tooltip="Lift the ban of the selected line's remote address (or the selected offender's); asks first"),
         Binding("o", "sort_offenders", "Sort offenders", id="logs.sort",
                 tooltip="Sort the offenders by attacks, all lines, or last seen"),
         Binding("escape", "clear_or_back", "Clear / back", id="logs.escape",
@@ -87,9 +109,13 @@ class LogsScreen(Screen[None]):
         backfill_lines: int = BACKFILL_LINES,
         capacity: int = RING_CAPACITY,
         poll_interval: float = 0.25,
+        facts: ServerFacts | None = None,
     ) -> None:
         super().__init__()
         self.label = label
+        self.transport = transport
+        #: The server's facts when the screen opened (ban planning reads the app's newer ones if any).
+        self.facts = facts
         self.sources = tuple(sources)
         self.feed = LogFeed(transport, self.sources, backfill_lines=backfill_lines, poll_interval=poll_interval)
         self.capacity = capacity
@@ -155,14 +181,18 @@ class LogsScreen(Screen[None]):
         await self.feed.run()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place where following ends: every source failed, or a bug."""
+        """The one place where the screen's slow work ends: following, planning and applying bans."""
         worker = event.worker
+        if worker.group == "ban":
+            self._ban_planned(event)
+            return
+        if worker.group == "ban-apply":
+            self._ban_applied(event)
+            return
         if worker.group != "logs":
             return
         if event.state == WorkerState.ERROR:
-            error = worker.error
-            if isinstance(error, BaseExceptionGroup):
-                error = error.exceptions[0]
+            error = _first_error(worker.error)
             message = error.message if isinstance(error, TransportError) else \
                 f"Unexpected error (a bug in mailtui): {type(error).__name__}: {error}"
             self.log.error("following logs failed", error)
@@ -383,7 +413,105 @@ class LogsScreen(Screen[None]):
             self.action_back()
 
     def action_back(self) -> None:
+        if self.applying_ban:
+            # Leaving would cancel the worker between the command and its audit entry.
+            self.notify("A ban is being applied; wait until it is done.", severity="warning")
+            return
         self.dismiss()
+
+    # ------------------------------------------------------------------- bans
+    @property
+    def applying_ban(self) -> bool:
+        return any(w.group == "ban-apply" and w.is_running for w in self.workers)
+
+    def ban_target(self) -> BanTarget | None:
+        """The selected offender's address when the offenders table has focus, else the selected line's."""
+        if isinstance(self.focused, OffendersTable):
+            stats = self.focused.selected_offender
+            return BanTarget(stats.key, offender_service(stats)) if stats is not None else None
+        event = self.query_one(LogView).selected_event
+        if event is None or not event.remote_ip:
+            return None
+        return BanTarget(event.remote_ip, event.service or None)
+
+    def action_ban(self) -> None:
+        self._ban_selected(Action.BAN)
+
+    def action_unban(self) -> None:
+        self._ban_selected(Action.UNBAN)
+
+    def _ban_selected(self, action: Action) -> None:
+        target = self.ban_target()
+        if target is None:
+            if isinstance(self.focused, OffendersTable):
+                self.notify("No offender is selected.", severity="warning")
+            else:
+                self.notify(f"Nothing to {action.value}: this line has no remote address.", severity="warning")
+            return
+        self.request_ban(action, target)
+
+    def request_ban(self, action: Action, target: BanTarget) -> None:
+        """Plan banning (or unbanning) ``target`` and ask; nothing runs before the admin says yes."""
+        if self.applying_ban:
+            self.notify("A ban is being applied; wait until it is done.", severity="warning")
+            return
+        self._plan_ban(action, target)
+
+    @work(group="ban", exclusive=True, exit_on_error=False, name="plan ban")
+    async def _plan_ban(self, action: Action, target: BanTarget) -> BanRequest:
+        facts = self.app.facts_for(self.transport) or self.facts
+        if facts is None:
+            raise BanError("The server's facts are not known, so mailtui cannot tell how to ban there. "
+                           "Open the logs from the Server screen.")
+        notes: tuple[str, ...] = ()
+        own: frozenset[str] = frozenset()
+        if action == Action.BAN:
+            try:
+                own = await self.app.own_addresses(self.transport)
+            except TransportError as exc:
+                notes = (f"mailtui could not learn the address you are connected from ({exc.message}): make sure "
+                         f"{target.ip} is not yours.",)
+        plan = plan_ban(target.ip, facts, action=action, service=target.service, own_addresses=own)
+        return BanRequest(plan, sudo=not self.transport.is_root, where=self.transport.label, notes=notes)
+
+    def _ban_planned(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.SUCCESS:
+            request: BanRequest = event.worker.result
+            plan = request.plan
+
+            def answered(confirmed: bool | None) -> None:
+                if confirmed:
+                    self._apply_ban(plan)
+
+            self.app.push_screen(BanDialog(request), answered)
+        elif event.state == WorkerState.ERROR:
+            error = _first_error(event.worker.error)
+            if isinstance(error, (BanError, TransportError)):
+                message = error.message if isinstance(error, TransportError) else str(error)
+                self.app.push_screen(ErrorDialog("Cannot ban or unban this address", message))
+            else:
+                self.log.error("planning a ban failed", error)
+                self.app.push_screen(ErrorDialog("Cannot ban or unban this address",
+                                                 f"Unexpected error (a bug in mailtui): {type(error).__name__}: {error}"))
+
+    @work(group="ban-apply", exit_on_error=False, name="apply ban")
+    async def _apply_ban(self, plan: BanPlan) -> BanResult:
+        self.notify(f"{plan.title}…", title="Applying", markup=False)
+        return await apply_ban(self.transport, plan)
+
+    def _ban_applied(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.SUCCESS:
+            result: BanResult = event.worker.result
+            if result.ok:
+                self.notify(result.message, title="Done", markup=False)
+            else:
+                self.app.push_screen(ErrorDialog("The ban did not work", result.message))
+        elif event.state == WorkerState.ERROR:
+            error = _first_error(event.worker.error)
+            message = error.message if isinstance(error, TransportError) else \
+                f"Unexpected error (a bug in mailtui): {type(error).__name__}: {error}"
+            self.log.error("applying a ban failed", error)
+            self.app.push_screen(ErrorDialog("The ban did not work", message))
 
     # -------------------------------------------------------------- messages
     def on_log_view_cursor_moved(self, message: LogView.CursorMoved) -> None:
@@ -414,3 +542,10 @@ class LogsScreen(Screen[None]):
                 await asyncio.wait_for(worker.wait(), 5)
             except (WorkerCancelled, WorkerFailed, asyncio.TimeoutError):
                 pass
+
+
+def _first_error(error: BaseException | None) -> BaseException | None:
+    """A worker's error, unwrapped from the exception group a task group raised."""
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

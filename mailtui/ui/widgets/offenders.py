@@ -19,10 +19,11 @@ from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
 from mailtui.core.logs.aggregate import KeyStats
-from mailtui.core.logs.events import LogEvent, Severity
+from mailtui.core.logs.events import Family, LogEvent, Severity
+from mailtui.core.text import sanitize
 from mailtui.ui.logs_feed import RateSeries
 
-__all__ = ["EventExplanation", "OffenderSort", "OffendersTable", "RateView", "format_count"]
+__all__ = ["EventExplanation", "OffenderSort", "OffendersTable", "RateView", "format_count", "offender_service"]
 
 
 def format_count(n: int) -> str:
@@ -57,6 +58,28 @@ _SORT_KEYS = {
 _COLUMN_SORT = {"attacks": OffenderSort.ATTACKS, "total": OffenderSort.TOTAL, "last": OffenderSort.LAST_SEEN}
 
 
+#: The service whose fail2ban jail fits an offender, by the family of what it did most.
+_FAMILY_SERVICE = {
+    Family.SMTP: "smtpd",
+    Family.REJECT: "smtpd",
+    Family.TLS: "smtpd",
+    Family.POSTSCREEN: "postscreen",
+    Family.DOVECOT: "imap",
+    Family.SSHD: "sshd",
+}
+
+
+def offender_service(stats: KeyStats) -> str | None:
+    """The service an offender attacked most (its attacks first, else all its lines), or None."""
+    counts = [(count, kind) for kind, count in stats.by_kind if kind.info.attack] or \
+             [(count, kind) for kind, count in stats.by_kind]
+    for _count, kind in sorted(counts, key=lambda item: item[0], reverse=True):
+        service = _FAMILY_SERVICE.get(kind.info.family)
+        if service is not None:
+            return service
+    return None
+
+
 class OffendersTable(DataTable):
     """The remote addresses with the most attacks. Row keys are the addresses."""
 
@@ -89,6 +112,14 @@ class OffendersTable(DataTable):
         self.add_column("Lines", key="total")
         self.add_column("Last seen", key="last")
         self.add_column("Why", key="why", width=24)
+
+    @property
+    def selected_offender(self) -> KeyStats | None:
+        """The offender on the cursor row, or None when the table is empty."""
+        if not self.row_count or not 0 <= self.cursor_row < self.row_count:
+            return None
+        key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+        return next((stats for stats in self.offenders if stats.key == key), None)
 
     def show(self, offenders: tuple[KeyStats, ...]) -> None:
         """Replace the rows (keeping the selected address selected)."""
@@ -183,7 +214,9 @@ def explanation_content(event: LogEvent) -> Content:
     ]
     facts += [(key, value) for key, value in event.details if key not in ("reply",)]
     for key, value in facts:
-        parts += [(f"{key:<9} ", "$text-muted"), value, "\n"]
+        # The core sanitises its fields, but ``service`` is the program name as logged
+        # (unchecked for unknown programs): one more pass costs nothing for one line.
+        parts += [(f"{key:<9} ", "$text-muted"), sanitize(value), "\n"]
     return Content.assemble(*parts)
 
 
