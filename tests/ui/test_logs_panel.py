@@ -389,7 +389,7 @@ async def test_logs_are_reached_from_the_server_screen_and_left_with_s():
         view = view_of(screen)
         await wait_for(pilot, lambda: view.total_count > 0, what="this machine's log lines")
         keys = footer_keys(app)
-        for name, key in (("Filter", "/"), ("Attacks only", "a"), ("Follow/Pause", "f"), ("Server", "s")):
+        for name, key in (("Filter", "/"), ("Attacks", "a"), ("Follow", "f"), ("Server", "s")):
             assert keys.get(name) == key, name
         await pilot.press("s")
         await pilot.pause()
