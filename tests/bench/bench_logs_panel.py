@@ -4,7 +4,7 @@ Usage: ``python tests/bench/bench_logs_panel.py [--rate 10000] [--seconds 30] [-
 
 1. Live: a thread appends ``--rate`` lines per second (realistic mixed mail log, see
    bench_classify.generate, stamped with the current time) to a file for ``--seconds``
-   while the Logs screen follows it through LocalTransport. Every 100 ms a key (up/down)
+   while the Logs screen follows it through LocalTransport (or, with --lab, over SSH from the lab). Every 100 ms a key (up/down)
    is sent to the app; its latency is the time from sending the key event until the log
    view has handled it, and until the view repainted after it. Reports p50/p99/max, the
    lines shown vs written, and the process RSS.
@@ -133,7 +133,31 @@ def writer(path: Path, rate: int, seconds: float, body: list[str], written: list
                 time.sleep(delay)
 
 
-async def live(rate: int, seconds: float, tmp: Path) -> None:
+LAB_DIR = Path("/var/lib/mailtui-lab")
+
+
+async def open_transport(lab: bool):
+    """This machine, or the lab's sshd as its admin user (``--lab``: the issue's setting)."""
+    from mailtui.core.transport import LocalTransport
+
+    if not lab:
+        transport = LocalTransport()
+    else:
+        import json
+
+        from mailtui.core.profiles import ServerProfile
+        from mailtui.core.transport import SshOptions, SshTransport
+
+        info = json.loads((LAB_DIR / "lab.json").read_text())
+        ssh = info["ssh"]
+        admin = ssh["users"]["admin"]
+        profile = ServerProfile("lab", ssh["host"], ssh["port"], admin["name"], admin["key"], agent=False)
+        transport = SshTransport(profile, SshOptions(known_hosts_files=(ssh["known_hosts_file"],)))
+    await transport.connect()
+    return transport
+
+
+async def live(rate: int, seconds: float, tmp: Path, lab: bool = False) -> None:
     from mailtui.core.facts import LogSource
     from mailtui.core.profiles import ServerProfile, load_config, save_config
     from mailtui.core.transport import LocalTransport
@@ -148,9 +172,8 @@ async def live(rate: int, seconds: float, tmp: Path) -> None:
     probe = KeyProbe()
     app = MailtuiApp(config=load_config(), target=None)
     async with app.run_test(size=SIZE) as pilot:
-        transport = LocalTransport()
-        await transport.connect()
-        screen = LogsScreen(transport, [LogSource("file", str(path), "mail", "direct")], label="bench")
+        transport = await open_transport(lab)
+        screen = LogsScreen(transport, [LogSource("file", str(path), "mail", "direct")], label=transport.label)
         app.push_screen(screen)
         await pilot.pause(0.5)
         view = screen.query_one(LogView)
@@ -182,7 +205,7 @@ async def live(rate: int, seconds: float, tmp: Path) -> None:
         print(f"  RSS max {rss_max:.0f} MB (now {rss_mb():.0f} MB)")
 
 
-async def backfill(count: int, tmp: Path) -> None:
+async def backfill(count: int, tmp: Path, lab: bool = False) -> None:
     from bench_classify import generate
 
     from mailtui.core.facts import LogSource
@@ -199,9 +222,8 @@ async def backfill(count: int, tmp: Path) -> None:
     probe = KeyProbe()
     app = MailtuiApp(config=load_config(), target=None)
     async with app.run_test(size=SIZE) as pilot:
-        transport = LocalTransport()
-        await transport.connect()
-        screen = LogsScreen(transport, [LogSource("file", str(path), "mail", "direct")], label="bench",
+        transport = await open_transport(lab)
+        screen = LogsScreen(transport, [LogSource("file", str(path), "mail", "direct")], label=transport.label,
                             backfill_lines=lines)
         rss_before = rss_mb()
         start = time.perf_counter()
@@ -228,14 +250,18 @@ async def backfill(count: int, tmp: Path) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="mailtui-bench-") as tmp_name:
+    # Over SSH the files must be readable by the lab's admin user: keep them in the lab's dir.
+    parent = str(LAB_DIR) if args.lab else None
+    with tempfile.TemporaryDirectory(prefix="mailtui-bench-", dir=parent) as tmp_name:
         tmp = Path(tmp_name)
+        os.chmod(tmp, 0o755)
         os.environ["HOME"] = str(tmp / "home")
         os.environ["MAILTUI_CONFIG"] = str(tmp / "home" / "config.toml")
+        print(f"transport: {'the lab over SSH' if args.lab else 'this machine (LocalTransport)'}")
         if args.seconds > 0:
-            await live(args.rate, args.seconds, tmp)
+            await live(args.rate, args.seconds, tmp, args.lab)
         if args.backfill > 0:
-            await backfill(args.backfill, tmp)
+            await backfill(args.backfill, tmp, args.lab)
 
 
 def main() -> None:
@@ -243,6 +269,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=10_000, help="lines per second appended (default 10000)")
     parser.add_argument("--seconds", type=float, default=30, help="how long to flood (default 30; 0 skips)")
     parser.add_argument("--backfill", type=int, default=1_000_000, help="lines to backfill (default 1000000; 0 skips)")
+    parser.add_argument("--lab", action="store_true", help="follow over SSH from the running lab (as root)")
     asyncio.run(main_async(parser.parse_args()))
 
 
