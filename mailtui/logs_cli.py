@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from mailtui.core.facts import collect_facts
 from mailtui.core.logs.aggregate import Aggregator, KeyStats, Summary
 from mailtui.core.logs.events import LogEvent
-from mailtui.core.logs.follow import FileFollower, FollowedLines, FollowNotice, JournalFollower
+from mailtui.core.logs.follow import FileFollower, FollowNotice, JournalFollower
 from mailtui.core.logs.reading import (
     SinceError,
     classify_stream,
@@ -229,36 +229,35 @@ async def _run_logs(config: Config, target: Target, args: argparse.Namespace, si
 
 async def _follow(transport, sources, args: argparse.Namespace) -> None:
     """Print new events of every source as they arrive, until interrupted."""
+    from mailtui.core.logs.classify import LogClassifier
+
     queue: asyncio.Queue = asyncio.Queue(maxsize=64)
-
-    async def pump(follower) -> None:
-        async for item in follower.events():
-            await queue.put(item)
-
     followers = [
         JournalFollower(transport, backfill_lines=0) if s.kind == "journald"
         else FileFollower(transport, s.name, sudo=s.access == "sudo", backfill_lines=0)
         for s in sources
     ]
-    from mailtui.core.logs.classify import LogClassifier
+    # One classifier per source: sshd session context must not mix between logs.
+    classifiers = {_name(f): LogClassifier() for f in followers}
 
-    classifiers = {id(f): LogClassifier() for f in followers}
+    async def pump(follower) -> None:
+        async for item in follower.events():
+            await queue.put(item)
+
     tasks = [asyncio.create_task(pump(f)) for f in followers]
-    owner = {}
     try:
         while True:
             item = await queue.get()
             if isinstance(item, FollowNotice):
                 print(f"mailtui: {item.text}", file=sys.stderr)
                 continue
-            assert isinstance(item, FollowedLines)
-            classifier = classifiers[owner.setdefault(item.path, id(next(f for f in followers if _name(f) == item.path)))]
-            _emit(classifier.classify_lines(list(item.lines)), args)
+            _emit(classifiers[item.path].classify_lines(list(item.lines)), args)
             sys.stdout.flush()
     finally:
         for task in tasks:
             task.cancel()
 
 
-def _name(follower) -> str:
+def _name(follower: FileFollower | JournalFollower) -> str:
+    """The ``path`` its FollowedLines carry."""
     return follower.name if isinstance(follower, JournalFollower) else follower.path
