@@ -1,4 +1,4 @@
-"""Classify log records into :class:`~.events.LogEvent`s: Postfix, Dovecot, sshd and friends.
+"""Classify log records into :class:`~.events.LogEvent`s: Postfix, Dovecot, sshd, Exim, sendmail and friends.
 
 Speed matters (a busy server writes millions of lines a day and a panel re-reads them):
 classification dispatches on the program name (one dict lookup to a handler that already
@@ -14,7 +14,12 @@ Two entry points:
   per sshd connection (keyed by host and pid), because sshd names the client's address on
   some lines of a connection only: a later ``Too many authentication failures`` gets the
   address of the ``Connection from`` line, and a hostile line whose address is still
-  unknown is counted on the connection's next line that names it.
+  unknown is counted on the connection's next line that names it. It also remembers
+  sendmail's unknown recipients per message until the line naming the client.
+
+Exim and sendmail have no kinds of their own: their failed logins, refusals and protocol
+abuse are the same facts as Postfix's and map onto the shared ``smtp.*``, ``reject.*`` and
+``auth.*`` kinds (one explanation per fact); ``service`` says which server wrote the line.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ K = EventKind
 _SEVERITY = {kind: info.severity for kind, info in KIND_INFO.items()}
 _ATTACK = {kind: info.attack for kind, info in KIND_INFO.items()}
 _FIELD_MAX = 256
+_DIGITS_SET = frozenset("0123456789")
 
 # -- small helpers ---------------------------------------------------------------------
 
@@ -816,6 +822,275 @@ def _ssh_received_disconnect(record: LogRecord, msg: str) -> LogEvent:
     return _event(K.SSHD_SESSION, record, "sshd", ip, host)
 
 
+# -- Exim ----------------------------------------------------------------------------------
+
+# Exim names a remote host ``name (helo) [ip]:port``, name and helo optional. Exim accepts
+# only syntactically valid HELO names by default (no spaces or parentheses), so the helo
+# part is matched without them: a hostile HELO cannot slide a second ``[ip]`` into the match.
+# What follows must be Exim's own text (a space, ": 535", or the ")" closing the line).
+_EXIM_HOST = re.compile(r"(?:([^\s()\[\]]+) )?(?:\(([^\s()]*)\) )?\[([^\]\s]+)\](?::\d+)?(?=\s|:|\)?$)")
+_EXIM_MSGID = re.compile(r"[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4} ")
+_EXIM_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)? ")
+_EXIM_AUTH = re.compile(r"(\S+) authenticator failed for ")
+_EXIM_SA = re.compile(r"\(host=([^\s(]+) \[([^\]\s]+)\]\)")
+_EXIM_SYNC_H = re.compile(r" H=((?:[^\s()\[\]]+ )?(?:\([^\s()]*\) )?\[[^\]\s]+\](?::\d+)?)(?: I=\[| next input=| input=|$)")
+_EXIM_DNSBL = ("dnsbl", "black list", "blacklist", "blocklist", "block list", "rbl", "spamhaus")
+
+
+def _exim_host(text: str, start: int = 0) -> tuple[str | None, str | None]:
+    """(name or helo, ip) of Exim's ``name (helo) [ip]:port`` at ``start``."""
+    m = _EXIM_HOST.match(text, start)
+    if m is None:
+        return None, None
+    name, helo, addr = m.groups()
+    return name or helo or None, _ip(addr)
+
+
+def _exim_reason_kind(reason: str) -> EventKind:
+    low = reason.lower()
+    if "relay not permitted" in low or "relaying" in low:
+        return K.REJECT_RELAY
+    if any(word in low for word in _EXIM_DNSBL):
+        return K.REJECT_RBL
+    if "sender verify" in low:
+        return K.REJECT_SENDER
+    if "unknown user" in low or "unrouteable address" in low or "no such user" in low or "user unknown" in low:
+        return K.REJECT_UNKNOWN_USER
+    return K.REJECT_OTHER
+
+
+def _classify_exim(record: LogRecord) -> LogEvent:
+    """Exim's mainlog lines about hostile clients, mapped onto the shared SMTP/reject/auth kinds."""
+    msg = record.message
+    if msg[:1] in _DIGITS_SET:
+        # journald/syslog copy of a mainlog line keeps Exim's own date in the message
+        m = _EXIM_STAMP.match(msg)
+        if m is not None:
+            msg = msg[m.end() :]
+    if msg[:1] == "[":
+        end = msg.find("] ")
+        if end > 1 and msg[1:end].isdigit():
+            msg = msg[end + 2 :]
+    qid = None
+    m = _EXIM_MSGID.match(msg)
+    if m is not None:
+        qid, msg = msg[: m.end() - 1], msg[m.end() :]
+    if " authenticator failed for " in msg:
+        m = _EXIM_AUTH.match(msg)
+        if m is not None:
+            name, ip = _exim_host(msg, m.end())
+            # "(set_id=user)" closes the line; found from the end (no regex: linear on hostile lines)
+            j = msg.rfind("(set_id=")
+            tail = msg[j + 8 :].rstrip() if j >= 0 else ""
+            user = tail[:-1] if tail.endswith(")") and ")" not in tail[:-1] else None
+            return _event(K.AUTH_LOGIN_FAILED, record, "exim", ip, name, user, qid,
+                          (_d("mechanism", m.group(1)),))
+    if msg.startswith("H="):
+        return _exim_host_line(record, msg, qid)
+    if msg.startswith("F=") and " H=" in msg:
+        # "F=sender H=host [ip] P=smtp rejected by local_scan(): ..."
+        h = msg.find(" H=")
+        name, ip = _exim_host(msg, h + 3)
+        return _exim_verdict(record, msg[h:], name, ip, qid)
+    if msg.startswith("SMTP "):
+        if msg.startswith("SMTP call from "):
+            name, ip = _exim_host(msg, 15)
+            hostile = " dropped: too many " in msg
+            kind = K.SMTP_TOO_MANY_ERRORS if hostile else K.SMTP_LOST_CONNECTION
+            return _event(kind, record, "exim", ip, name, queue_id=qid, attack=hostile,
+                          details=(_d("reason", msg[msg.find(" dropped") + 1 :][:120]),) if hostile else ())
+        if msg.startswith("SMTP connection from "):
+            name, ip = _exim_host(msg, 21)
+            if " closed by DROP in ACL" in msg:
+                return _event(K.REJECT_CLIENT, record, "exim", ip, name, queue_id=qid, details=(("acl", "DROP"),))
+            if " lost" in msg:
+                # "... lost D=2s": the client went away; Exim logs no stage, so not counted
+                return _event(K.SMTP_LOST_CONNECTION, record, "exim", ip, name, queue_id=qid, attack=False)
+            return _event(K.SMTP_CONNECT, record, "exim", ip, name, queue_id=qid)
+        if msg.startswith("SMTP protocol synchronization error"):
+            m = _EXIM_SYNC_H.search(msg)
+            name, ip = _exim_host(m.group(1)) if m else (None, None)
+            return _event(K.SMTP_PIPELINING, record, "exim", ip, name, queue_id=qid,
+                          details=(("reason", "synchronization error"),))
+        if msg.startswith("SMTP protocol error in "):
+            # The quoted command is the client's: the real host is after the last " H=".
+            h = msg.rfind(" H=")
+            name, ip = _exim_host(msg, h + 3) if h > 0 else (None, None)
+            return _event(K.SMTP_NON_SMTP_COMMAND, record, "exim", ip, name, queue_id=qid,
+                          details=(_d("command", msg[23:].split('" ', 1)[0].strip('"')[:80]),))
+    if msg.startswith("no MAIL in SMTP connection from "):
+        name, ip = _exim_host(msg, 32)
+        c = msg.rfind(" C=")
+        stage = msg[c + 3 :].split(" ", 1)[0].rsplit(",", 1)[-1] if c > 0 else "CONNECT"
+        return _event(K.SMTP_LOST_CONNECTION, record, "exim", ip, name, queue_id=qid, attack=True,
+                      details=(("stage", stage[:32]), ("reason", "no MAIL")))
+    if msg.startswith("no host name found for IP address "):
+        return _event(K.SMTP_HOSTNAME_MISMATCH, record, "exim", _ip(msg[34:].split(" ", 1)[0]), queue_id=qid)
+    if msg.startswith("no IP address found for host "):
+        j = msg.find(" connection from ")
+        name = msg[29:].split(" ", 1)[0]
+        ip = _exim_host(msg, j + 17)[1] if j > 0 else None
+        return _event(K.SMTP_HOSTNAME_MISMATCH, record, "exim", ip, name, queue_id=qid)
+    if msg.startswith("SA: Action: "):
+        m = _EXIM_SA.search(msg)
+        name, ip = (m.group(1), _ip(m.group(2))) if m else (None, None)
+        return _event(K.REJECT_CONTENT, record, "exim", ip, None if name == "NULL" else name, queue_id=qid,
+                      details=(_d("action", msg[12 : msg.find(":", 12)][:80]),))
+    if msg.startswith(("Start queue run", "End queue run", "exim ", "Completed")) or msg[:3] in ("<= ", "=> ", "-> ", "** ", "== "):
+        return _event(K.OTHER, record, "exim", queue_id=qid)
+    return _other(record, "exim")
+
+
+def _exim_host_line(record: LogRecord, msg: str, qid: str | None) -> LogEvent:
+    """``H=name (helo) [ip]:port I=... F=<sender> rejected RCPT <rcpt>: reason`` and friends."""
+    m = _EXIM_HOST.match(msg, 2)
+    if m is None:
+        return _other(record, "exim")
+    name, helo, addr = m.groups()
+    return _exim_verdict(record, msg[m.end() :], name or helo or None, _ip(addr), qid)
+
+
+def _exim_verdict(record: LogRecord, rest: str, name: str | None, ip: str | None, qid: str | None) -> LogEvent:
+    """What Exim did to the client named before ``rest``."""
+    if " sender verify fail for " in rest:
+        reason = rest[rest.find(">: ") + 3 :] if ">: " in rest else ""
+        return _event(K.REJECT_SENDER, record, "exim", ip, name, queue_id=qid, details=(_d("reason", reason[:200]),))
+    for verb, command in ((" rejected RCPT ", "RCPT"), (" rejected MAIL ", "MAIL"), (" rejected EHLO", "EHLO"),
+                          (" rejected HELO", "HELO"), (" rejected after DATA", "DATA"),
+                          (" rejected by local_scan()", "DATA"), (" dropped by '", "ACL")):
+        i = rest.find(verb)
+        if i < 0:
+            continue
+        temporary = rest[max(0, i - 12) : i] == " temporarily"
+        colon = rest.find(": ", i + len(verb))
+        reason = rest[colon + 2 :] if colon >= 0 else ""
+        details = (("command", command), _d("reason", reason[:200]))
+        if temporary:
+            return _event(K.REJECT_POLICY, record, "exim", ip, name, queue_id=qid, details=details)
+        if command == "ACL":
+            return _event(K.REJECT_CLIENT, record, "exim", ip, name, queue_id=qid, details=details)
+        if command == "DATA":
+            return _event(K.REJECT_CONTENT, record, "exim", ip, name, queue_id=qid, details=details)
+        if command in ("EHLO", "HELO"):
+            return _event(K.REJECT_HELO, record, "exim", ip, name, queue_id=qid, details=details)
+        kind = _exim_reason_kind(reason)
+        if kind is K.REJECT_OTHER and command == "MAIL":
+            kind = K.REJECT_SENDER
+        # Exim logs only permanent refusals as "rejected": count every one, like fail2ban's exim filter.
+        return _event(kind, record, "exim", ip, name, queue_id=qid, details=details, attack=True)
+    return _event(K.OTHER, record, "exim", ip, name, queue_id=qid)
+
+
+# -- sendmail -------------------------------------------------------------------------------
+
+# sendmail names a client ``name [ip]`` or ``[ip]`` (``[IPv6:...]``), maybe ``(may be forged)``.
+_SM_HOST = re.compile(r"(?:([^\s\[\]]+) )?\[((?:IPv6:)?[0-9A-Fa-f:.]+)\](?: \(may be forged\))?")
+_SM_QID = re.compile(r"[0-9A-Za-z]{8,20}: ")
+_SM_RULESET = re.compile(r"ruleset=(check_\w+), arg1=(.*?), (?:arg2=\S+, )?relay=((?:[^\s\[\],]+ )?\[(?:IPv6:)?[0-9A-Fa-f:.]+\])(?: \(may be forged\))?, reject=(.*)$")
+_SM_RELAY_TAIL = re.compile(r"(?:[^\s\[\],]+ )?\[(?:IPv6:)?[0-9A-Fa-f:.]+\](?: \(may be forged\))?\s*$")
+_SM_PROBE = re.compile(r"(EXPN|VRFY) (.*) \[rejected\]$", re.IGNORECASE)
+_SM_RBL = ("listed at", "blacklist", "black list", "blocklist", " rbl", " pbl", "spamcop", "spamhaus")
+
+
+def _sm_host(text: str, start: int = 0) -> tuple[str | None, str | None]:
+    m = _SM_HOST.match(text, start)
+    if m is None:
+        return None, None
+    return m.group(1) or None, _ip(m.group(2))
+
+
+def _sendmail_reject_kind(reply: str) -> tuple[EventKind, bool | None]:
+    low = reply.lower()
+    code = reply[:1]
+    if "rate limit" in low or "too many open connections" in low:
+        return K.SMTP_RATE_LIMIT, None
+    if "relaying denied" in low and "temporarily" not in low:
+        return K.REJECT_RELAY, None
+    if any(word in low for word in _SM_RBL):
+        return K.REJECT_RBL, None
+    if "domain of sender address" in low or "sender address" in low:
+        return K.REJECT_SENDER, None
+    if "user unknown" in low or "no such user" in low:
+        return K.REJECT_UNKNOWN_USER, None
+    if "reverse dns" in low or "ptr record" in low or "ip name" in low:
+        # "Relaying temporarily denied. Cannot resolve PTR record": no reverse DNS (fail2ban aggressive)
+        return K.REJECT_CLIENT, None
+    if "greylist" in low or "try again later" in low:
+        return K.REJECT_POLICY, None
+    return K.REJECT_OTHER, code == "5"
+
+
+def _classify_sendmail(record: LogRecord) -> LogEvent:
+    """sendmail (sm-mta) lines about hostile clients; refusals map to ``reject.*``."""
+    msg = record.message
+    qid = None
+    m = _SM_QID.match(msg)
+    if m is not None:
+        qid, msg = msg[: m.end() - 2], msg[m.end() :]
+    c = msg[:1]
+    if c == "r" and msg.startswith("ruleset=check_"):
+        m = _SM_RULESET.match(msg)
+        if m is not None:
+            ruleset, arg1, relay, reply = m.groups()
+            name, ip = _sm_host(relay)
+            kind, attack = _sendmail_reject_kind(reply)
+            details = (("ruleset", ruleset), ("code", reply[:3]), _d("arg1", arg1[:120]), _d("reply", reply[:200]))
+            return _event(kind, record, "sendmail", ip, name, queue_id=qid, details=details, attack=attack)
+    elif c == "A" and msg.startswith("AUTH failure ("):
+        # "AUTH failure (MECH): reason[, user=U], relay=name [ip][ (may be forged)]": the user
+        # name is the client's text, so the relay is the last one and must close the line.
+        close = msg.find("): ", 14)
+        j = msg.rfind(", relay=")
+        if close > 0 and j > close and _SM_RELAY_TAIL.match(msg, j + 8) is not None:
+            name, ip = _sm_host(msg, j + 8)
+            u = msg.rfind(", user=", close, j)
+            user = msg[u + 7 : j] if u >= 0 else None
+            reason = msg[close + 3 : u if u >= 0 else j]
+            return _event(K.AUTH_LOGIN_FAILED, record, "sendmail", ip, name, user, qid,
+                          (_d("mechanism", msg[14:close].upper()), _d("reason", reason[:120])))
+    elif c == "r" and msg.startswith("rejecting commands from "):
+        if " due to pre-greeting traffic" in msg:
+            name, ip = _sm_host(msg, 24 + (msg[24:25] == " "))
+            return _event(K.SMTP_PIPELINING, record, "sendmail", ip, name, queue_id=qid,
+                          details=(("reason", "pre-greeting traffic"),))
+    elif c == "l" and msg.startswith("lost input channel from "):
+        name, ip = _sm_host(msg, 24)
+        after = msg.rsplit(" after ", 1)[-1] if " after " in msg else ""
+        hostile = after.lower() not in ("data", "")
+        return _event(K.SMTP_LOST_CONNECTION, record, "sendmail", ip, name, queue_id=qid,
+                      details=(("stage", after[:32]),), attack=hostile)
+    elif c == "f" and msg.startswith("from=<"):
+        j = msg.rfind(", relay=")
+        name, ip = _sm_host(msg, j + 8) if j >= 0 else (None, None)
+        no_rcpt = ", nrcpts=0, " in msg
+        # Not hostile by itself; LogClassifier counts it when recipients of this message were unknown.
+        return _event(K.QUEUE_RECEIVED, record, "sendmail", ip, name, queue_id=qid,
+                      details=(("nrcpts", "0"),) if no_rcpt else ())
+    if msg.endswith(("... User unknown", "... No such user here")):
+        # No address on this line; the message's "from=..., nrcpts=0, relay=" line names it.
+        return _event(K.REJECT_UNKNOWN_USER, record, "sendmail", queue_id=qid, attack=False,
+                      details=(_d("to", msg[: msg.rfind("...")].strip("<>")[:200]),))
+    if ": possible SMTP attack: " in msg:
+        name, ip = _sm_host(msg)
+        j = msg.find("command=")
+        what = msg[j:][:80] if j >= 0 else ""
+        # command=AUTH: a run of failed logins in one connection; other commands: repeated errors
+        kind = K.AUTH_LOGIN_FAILED if what.startswith("command=AUTH") else K.SMTP_TOO_MANY_ERRORS
+        return _event(kind, record, "sendmail", ip, name, queue_id=qid,
+                      details=(_d("reason", "possible SMTP attack: " + what),))
+    if " did not issue MAIL/EXPN/VRFY/ETRN" in msg:
+        name, ip = _sm_host(msg)
+        return _event(K.SMTP_LOST_CONNECTION, record, "sendmail", ip, name, queue_id=qid, attack=True,
+                      details=(("stage", "CONNECT"), ("reason", "no MAIL")))
+    if msg.endswith(" [rejected]"):
+        name, ip = _sm_host(msg)
+        m = _SM_PROBE.search(msg)
+        if m is not None and ip is not None:
+            return _event(K.REJECT_UNKNOWN_USER, record, "sendmail", ip, name, queue_id=qid,
+                          details=(("command", m.group(1).upper()), _d("argument", m.group(2)[:120])))
+    return _other(record, "sendmail")
+
+
 # -- other programs ----------------------------------------------------------------------
 
 _QMAIL_RBLSMTPD = re.compile(r"rblsmtpd: (\S+) pid \d+ (\S+?):")
@@ -903,6 +1178,8 @@ _PEER_AUTH_PROGRAMS = frozenset({
     "ipop3d", "solid-pop3d", "cyrus", "imaps", "pop3s",
 })
 
+_SENDMAIL_PROGRAMS = frozenset({"sendmail", "sm-mta", "sm-msp-queue", "sm-acceptingconnections"})
+
 _dispatch_cache: dict[str, Callable[[LogRecord], LogEvent]] = {}
 
 
@@ -922,6 +1199,10 @@ def _handler_for(program: str) -> Callable[[LogRecord], LogEvent]:
         handler = _classify_plesk
     elif program in ("qmail", "rblsmtpd", "qmail-smtpd", "tcpserver"):
         handler = _classify_qmail
+    elif program == "exim" or program.startswith("exim4"):
+        handler = _classify_exim
+    elif program in _SENDMAIL_PROGRAMS or program.startswith("sm-"):
+        handler = _classify_sendmail
     elif program in _PEER_AUTH_PROGRAMS or program.startswith(("cyrus/", "perdition")):
         handler = _classify_peer_auth
     else:
@@ -969,6 +1250,10 @@ class LogClassifier:
       hostile: a guessed password). PAM stacks such as pam_unix + pam_ldap log a failure
       right before a successful login, so a lone failure followed by success is not counted;
     - ``Too many authentication failures`` is counted once per connection.
+
+    sendmail logs a refused recipient (``<x>... User unknown``) without the client's address
+    and names the client on the message's closing ``from=<...>, nrcpts=0, relay=...`` line
+    (same queue id): that line is counted as the unknown-recipient attack.
     """
 
     def __init__(
@@ -980,12 +1265,16 @@ class LogClassifier:
         self._parser = parser or RecordParser()
         self._sessions: dict[tuple[str, int], _SshSession] = {}
         self._max_sessions = max_sessions
+        #: (host, sendmail queue id) -> unknown recipients seen, until the from= line names the client
+        self._sm_unknown: dict[tuple[str, str], int] = {}
 
     def classify_record(self, record: LogRecord) -> LogEvent:
         """Classify one record with the stream's context."""
         event = classify(record)
         if record.program in _SSH_PROGRAMS and record.pid is not None:
             return self._ssh_context(event, record)
+        if _handler_for(record.program) is _classify_sendmail:
+            return self._sendmail_context(event, record)
         return event
 
     def classify_lines(self, lines: Iterable[str]) -> list[LogEvent]:
@@ -994,6 +1283,7 @@ class LogClassifier:
         append = out.append
         handlers = _dispatch_cache
         sessions = _SSH_PROGRAMS
+        sendmail = _classify_sendmail
         for record in self._parser.parse_many(lines):
             program = record[2]
             handler = handlers.get(program) or _handler_for(program)
@@ -1003,6 +1293,8 @@ class LogClassifier:
                 event = _other(record, program)
             if program in sessions and record[3] is not None:
                 event = self._ssh_context(event, record)
+            elif handler is sendmail:
+                event = self._sendmail_context(event, record)
             append(event)
         return out
 
@@ -1057,6 +1349,26 @@ class LogClassifier:
                 session.pending = 0
                 session.pam_users.clear()
                 return _with_attack(event, True)
+        return event
+
+
+    def _sendmail_context(self, event: LogEvent, record: LogRecord) -> LogEvent:
+        qid = event.queue_id
+        if qid is None:
+            return event
+        kind = event.kind
+        if kind is K.REJECT_UNKNOWN_USER and event.remote_ip is None:
+            pending = self._sm_unknown
+            if len(pending) >= self._max_sessions:
+                pending.clear()
+            key = (record.host, qid)
+            pending[key] = pending.get(key, 0) + 1
+            return event
+        if kind is K.QUEUE_RECEIVED and event.details == (("nrcpts", "0"),):
+            count = self._sm_unknown.pop((record.host, qid), 0)
+            if count and (event.remote_ip is not None or event.remote_host is not None):
+                return _new(LogEvent, (K.REJECT_UNKNOWN_USER, _SEVERITY[K.REJECT_UNKNOWN_USER], True)
+                            + event[3:8] + ((("unknown_recipients", str(count)),),) + event[9:])
         return event
 
 

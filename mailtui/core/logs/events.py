@@ -193,11 +193,14 @@ KIND_INFO: dict[EventKind, KindInfo] = {
         "A password-guessing session. Dangerous only if one of your mail passwords is weak.",
         "Make sure fail2ban's postfix-sasl (postfix[mode=auth]) jail is enabled; use strong passwords."),
     K.SMTP_LOST_CONNECTION: KindInfo(_S, _N, False, "Client hung up",
-        "The client dropped the connection in the middle of the SMTP dialogue (the stage says where). "
-        "After CONNECT, EHLO or STARTTLS this is the mark of a scanner checking whether a mail server "
-        "listens; after DATA it is usually a flaky network.",
+        "The client dropped the connection in the middle of the SMTP dialogue (the stage says where), "
+        "or left without sending any mail (Exim: 'no MAIL in SMTP connection', sendmail: 'did not "
+        "issue MAIL/EXPN/VRFY/ETRN'). Right after connecting, EHLO, STARTTLS or a failed AUTH this is "
+        "the mark of a scanner or password bot checking whether a mail server listens; monitoring "
+        "checks do it too. After DATA it is usually a flaky network.",
         "Low: scanners find every server on the internet within hours.",
-        "Nothing, unless one address does it all day: then fail2ban's postfix[mode=ddos] jail helps."),
+        "Nothing, unless one address does it all day: then fail2ban's postfix[mode=ddos], "
+        "exim[mode=more] or sendmail-reject[mode=extra] jail helps. Ignore your own monitoring."),
     K.SMTP_TIMEOUT: KindInfo(_S, _I, False, "SMTP timeout",
         "A client stayed silent too long and Postfix closed the session.",
         "Low: slow or broken clients, sometimes spam software.", ""),
@@ -214,18 +217,24 @@ KIND_INFO: dict[EventKind, KindInfo] = {
         "High for your users: nobody can log in to send mail until it is fixed.",
         "Check that the backend runs (systemctl status dovecot / saslauthd) and that "
         "smtpd_sasl_path points at an existing socket (e.g. private/auth)."),
-    K.SMTP_NON_SMTP_COMMAND: KindInfo(_S, _N, True, "Non-SMTP command",
-        "A client sent something that is not SMTP, typically an HTTP request: a scanner probing "
-        "every open port.",
-        "Low: Postfix refuses and hangs up.", ""),
-    K.SMTP_PIPELINING: KindInfo(_S, _N, True, "Improper pipelining",
-        "The client sent commands without waiting for answers where SMTP forbids it, a habit of "
-        "spam software.",
-        "Low: Postfix noticed and treats the client with suspicion.", ""),
+    K.SMTP_NON_SMTP_COMMAND: KindInfo(_S, _N, True, "Non-SMTP or unexpected command",
+        "A client sent something that is not SMTP (typically an HTTP request: a scanner probing "
+        "every open port), or a command the server never offered it, such as AUTH on a port "
+        "without authentication (Exim: 'AUTH command used when not advertised'): a password bot "
+        "that does not look at what the server supports.",
+        "Low: the server refuses it.", ""),
+    K.SMTP_PIPELINING: KindInfo(_S, _N, True, "Talked out of turn",
+        "The client sent commands without waiting for answers where SMTP forbids it, or talked "
+        "before the server's greeting (Exim: 'SMTP protocol synchronization error', sendmail: "
+        "'pre-greeting traffic'): habits of spam software in a hurry.",
+        "Low: the server noticed and refused or distrusts the client.", ""),
     K.SMTP_TOO_MANY_ERRORS: KindInfo(_S, _N, True, "Too many errors",
-        "The client caused so many errors (refused recipients, bad commands) that Postfix "
-        "disconnected it: typically dictionary attacks on addresses or broken spam bots.",
-        "Low: it was disconnected.", "If it repeats, fail2ban's postfix[mode=errors] jail bans it."),
+        "The client caused so many errors (refused recipients, bad, unknown or non-mail commands) "
+        "that the server disconnected or slowed it down (Postfix: 'too many errors', Exim: "
+        "'dropped: too many ...', sendmail: 'possible SMTP attack'): typically dictionary attacks "
+        "on addresses or broken spam bots.",
+        "Low: it was disconnected or throttled.",
+        "If it repeats, fail2ban's postfix[mode=errors], exim or sendmail-reject jail bans it."),
     K.SMTP_RATE_LIMIT: KindInfo(_S, _W, True, "Rate limit hit",
         "A client opened connections or sent requests faster than your limits allow "
         "(anvil: smtpd_client_connection_rate_limit and friends), and Postfix slowed it down.",
@@ -242,11 +251,12 @@ KIND_INFO: dict[EventKind, KindInfo] = {
         "Nothing. If one address repeats, fail2ban's postfix jail bans it."),
     K.REJECT_UNKNOWN_USER: KindInfo(_R, _N, True, "Unknown recipient",
         "A sender tried an address that does not exist on your server: a typo, an old address, or "
-        "a spammer guessing addresses (directory harvest).",
+        "a spammer guessing addresses (directory harvest). Asking the server to confirm or expand "
+        "addresses (VRFY/EXPN) and being refused is the same harvesting.",
         "Low: refused. Many different ones from one address mean harvesting.", ""),
     K.REJECT_RBL: KindInfo(_R, _N, True, "Client on a blocklist",
-        "The client's address is listed on a DNS blocklist you use (the list is named), so Postfix "
-        "refused it. Almost always a spam-sending machine.",
+        "The client's address is listed on a DNS blocklist you use (the list is named), so your "
+        "mail server refused it. Almost always a spam-sending machine.",
         "None: the spam was refused.", ""),
     K.REJECT_HELO: KindInfo(_R, _N, True, "Bad HELO name",
         "The client introduced itself with a name your rules refuse (not a real host name, "
@@ -257,16 +267,19 @@ KIND_INFO: dict[EventKind, KindInfo] = {
         "Low: refused.", ""),
     K.REJECT_CLIENT: KindInfo(_R, _N, True, "Client refused",
         "The client was refused because of who it is, for example its address has no reverse DNS "
-        "name (reject_unknown_client_hostname) or an access rule blocks it.",
+        "name (reject_unknown_client_hostname) or an access rule blocks it (an Exim ACL that "
+        "drops the connection, a sendmail access map).",
         "Low: refused. Check it isn't a partner whose DNS is broken.", ""),
     K.REJECT_POLICY: KindInfo(_R, _I, False, "Deferred by policy (greylisting)",
         "A policy service (greylisting, quota, postfwd) told the client to come back later. Real "
         "mail servers retry; many spam bots don't.",
         "None.", ""),
     K.REJECT_CONTENT: KindInfo(_R, _N, True, "Message content refused",
-        "A filter (milter such as rspamd/SpamAssassin/ClamAV, or header/body checks) refused the "
-        "message itself: spam or malware.",
-        "None: refused before it reached a mailbox.", ""),
+        "A filter (milter such as rspamd/SpamAssassin/ClamAV, header/body checks, Exim's "
+        "local_scan or sa-exim) refused the message itself, threw it away, or marked it as spam: "
+        "spam or malware.",
+        "None when refused or discarded; a message marked as spam but accepted reached a mailbox "
+        "with a spam tag.", "Nothing, unless real mail is caught: then check the filter's thresholds."),
     K.REJECT_OTHER: KindInfo(_R, _N, False, "Command refused",
         "Postfix refused an SMTP command for another reason (see the reply text).",
         "Usually low.", ""),
@@ -432,8 +445,13 @@ KIND_INFO: dict[EventKind, KindInfo] = {
         "A ban expired; the address may connect again.",
         "None. Frequent returns suggest enabling the recidive jail.", ""),
     K.AUTH_LOGIN_FAILED: KindInfo(Family.AUTH, _W, True, "Login failed",
-        "A mail server (Courier, Cyrus, UW-IMAP, solid-pop3d, perdition...) rejected a login.",
-        "Dangerous only if a password is weak.", "Enable the matching fail2ban jail."),
+        "A mail server (Exim or sendmail SMTP AUTH, Courier, Cyrus, UW-IMAP, solid-pop3d, "
+        "perdition...) rejected a login: a wrong password or an unknown user, usually a bot "
+        "guessing. For sendmail, 'possible SMTP attack: command=AUTH' means a run of such guesses "
+        "in one connection.",
+        "Dangerous only if a password is weak: a correct guess on an SMTP server lets the attacker "
+        "send spam through it, which gets it blacklisted.",
+        "Enable the matching fail2ban jail (exim, sendmail-auth, courier-auth...); use strong passwords."),
     K.AUTH_PAM_FAILURE: KindInfo(Family.AUTH, _W, True, "PAM authentication failure",
         "PAM rejected a password for some service (named in the line).",
         "Dangerous only if a password is weak.", ""),

@@ -10,6 +10,9 @@ The formats a small mail server writes, all recognised from the line itself:
   ``%Y-%m-%d %H:%M:%S`` variant; fail2ban's own log (``2024-01-02 03:04:05,678 fail2ban.actions [9]: ...``);
 - journald JSON (``journalctl -o json``), whose ``MESSAGE`` may be a byte array;
 - TAI64N (``@4000000063...``, daemontools/qmail multilog);
+- Exim's own mainlog: ``2013-06-12 03:57:58 [pid] 1Uo5Sz-0002Ij-TD message`` (no tag; the
+  pid and message id are optional), recognised on the general path as program ``exim``;
+- BSD syslogd's ``-v`` form with ``<facility.priority>`` before the host (sendmail on BSD);
 - journal-style lines without a date (``host prog[pid]: msg``) and bare lines of a
   daemon's own log file (``sshd -E``), given a ``program_hint``.
 
@@ -60,6 +63,8 @@ _FAST_HEAD = re.compile(
     r" ([^ :\[]+) ([^ \[\]():<]+)(?:\[([0-9]{1,18})\])?: "
 )
 _STAMP_CACHE_MAX = 4096
+# ``exim[123]: `` or ``exim4: ``: the tag of an Exim line that syslog-ng wrote with an ISO-like date.
+_EXIM_TAG = re.compile(r"exim[0-9]*(?:\[[0-9]{1,18}\])?: ")
 _tuple_new = tuple.__new__
 
 
@@ -182,13 +187,17 @@ class RecordParser:
     # -- the rest of the line after the time -------------------------------------------
 
     def _host_tag_message(
-        self, line: str, rest: str, time: _dt.datetime | None, *, with_host: bool = True
+        self, line: str, rest: str, time: _dt.datetime | None, *, with_host: bool = True, _priority: bool = True
     ) -> LogRecord:
         """Split ``host prog[pid]: msg`` (host optional) into a record."""
         sp = rest.find(" ")
         if sp < 0:
             return LogRecord(time, "", self._program_hint or "", None, rest, line, "")
         first = rest[:sp]
+        if first[:1] == "<" and first[-1:] == ">" and "." in first and with_host and _priority:
+            # ``<mail.notice> host prog[pid]: msg``: BSD syslogd -v writes facility.priority first
+            # (once: a line of many such tokens must not recurse, or copy itself, per token).
+            return self._host_tag_message(line, rest[sp + 1 :], time, _priority=False)
         if first.endswith(":") and _looks_like_tag(first[:-1]):
             # No host: Dovecot log_path (``imap-login: Info: ...``), ``sshd[1]: ...``.
             program, pid, context = _split_tag(first[:-1])
@@ -373,6 +382,11 @@ class RecordParser:
                 rest = line[end + 1 :]
                 if rest.startswith("fail2ban"):
                     return self._fail2ban_own(line, rest, time)
+                if self._program_hint is None and line[19:20] != "," and line[end : end + 1] == " ":
+                    # (Exim's +millisec stamp uses "."; a "," fraction is fail2ban's or Python logging's)
+                    exim = self._exim_mainlog(line, rest, time)
+                    if exim is not None:
+                        return exim
                 return self._host_tag_message(line, rest, time, with_host=False)
         if c0 == "{":
             return self._journal_json(line)
@@ -394,6 +408,32 @@ class RecordParser:
                     program, pid, context = _split_tag(tag)
                     return LogRecord(None, line[:sp], program, pid, line[tag_end + 2 :], line, context)
         return _unparsed(line, self._program_hint)
+
+    def _exim_mainlog(self, line: str, rest: str, time: _dt.datetime | None) -> LogRecord | None:
+        """Exim's own mainlog (``YYYY-MM-DD hh:mm:ss [pid] [msgid] message``), or None.
+
+        Exim writes no program tag, so a dated line whose first word is not a ``prog:`` tag
+        (Dovecot's log_path) is Exim's. Also syslog-ng's ``date host exim[pid]: msg``.
+        Lines indented after the date (Domino) and ``[name]`` tags are left to the caller.
+        """
+        if time is None:
+            return None  # Exim always writes a valid stamp; a broken one is some other line
+        sp = rest.find(" ")
+        if sp <= 0:
+            return None
+        first = rest[:sp]
+        if first[:2] != "H=" and ("(" in first or ":" in first):
+            return None  # a "prog:" or "prog(context):" tag (Dovecot's log_path), or a broken one
+        if first[0] in _DIGITS and first[6:7] != "-":
+            return None  # the only leading number Exim writes is a message id (1Uo5Sz-0002Ij-TD)
+        if first[0] == "[":
+            if first[-1] == "]" and first[1:-1].isascii() and first[1:-1].isdigit():
+                return LogRecord(time, "", "exim", int(first[1:-1]), rest[sp + 1 :], line, "")
+            return None
+        if _EXIM_TAG.match(rest, sp + 1) is not None:
+            # ``2019-10-22 03:39:17 mx1 exim[29786]: msg`` (syslog-ng with an ISO-like date)
+            return self._host_tag_message(line, rest, time)
+        return LogRecord(time, "", "exim", None, rest, line, "")
 
     def _fail2ban_own(self, line: str, rest: str, time: _dt.datetime | None) -> LogRecord:
         # "fail2ban.actions        [1234]: NOTICE  [sshd] Ban 192.0.2.1"
