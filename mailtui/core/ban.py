@@ -126,10 +126,12 @@ def ip_warnings(address, own_addresses: Iterable[str] = ()) -> tuple[str, ...]:
 
 
 #: Which fail2ban jail fits an event's service, best first.
+_SMTP_GUESSING = ("postfix-sasl", "sasl", "postfix")
+_SMTP_OTHER = ("postfix", "postfix-sasl", "sasl")
 _JAILS_FOR_SERVICE = {
-    "smtpd": ("postfix-sasl", "postfix", "sasl"),
-    "submission": ("postfix-sasl", "postfix", "sasl"),
-    "smtps": ("postfix-sasl", "postfix", "sasl"),
+    "smtpd": _SMTP_OTHER,
+    "submission": _SMTP_OTHER,
+    "smtps": _SMTP_OTHER,
     "postscreen": ("postfix", "postfix-sasl"),
     "imap": ("dovecot",),
     "pop3": ("dovecot",),
@@ -139,8 +141,13 @@ _JAILS_FOR_SERVICE = {
 _FALLBACK_JAILS = ("recidive", "postfix", "postfix-sasl", "dovecot", "sshd")
 
 
-def choose_jail(jails: tuple[str, ...], service: str | None) -> str:
-    for name in _JAILS_FOR_SERVICE.get(service or "", ()) + _FALLBACK_JAILS:
+def choose_jail(jails: tuple[str, ...], service: str | None, guessing: bool = False) -> str:
+    """The jail for an address seen on ``service``; password guessing on SMTP goes to
+    postfix-sasl, every other SMTP misdeed (relay probes, scanners) to postfix."""
+    preferred = _JAILS_FOR_SERVICE.get(service or "", ())
+    if guessing and preferred is _SMTP_OTHER:
+        preferred = _SMTP_GUESSING
+    for name in preferred + _FALLBACK_JAILS:
         if name in jails:
             return name
     return jails[0]
@@ -186,9 +193,14 @@ def plan_ban(
     action: Action = Action.BAN,
     jail: str | None = None,
     service: str | None = None,
+    guessing: bool = False,
     own_addresses: Iterable[str] = (),
 ) -> BanPlan:
-    """The exact commands that ban (or unban) one address on this server."""
+    """The exact commands that ban (or unban) one address on this server.
+
+    ``service`` (where the address was seen) and ``guessing`` (it failed logins) pick the
+    fail2ban jail.
+    """
     address = parse_ip(ip_text)
     ip = str(address)
     backend = _backend(facts)
@@ -198,7 +210,7 @@ def plan_ban(
         jails = facts.fail2ban.jails
         if jail is not None and jail not in jails:
             raise BanError(f"fail2ban has no jail {jail!r} (jails: {', '.join(jails)})")
-        jail = jail or choose_jail(jails, service)
+        jail = jail or choose_jail(jails, service, guessing)
         verb = "banip" if action == Action.BAN else "unbanip"
         commands = (Command(("fail2ban-client", "set", jail, verb, ip)),)
     elif backend == Backend.NFTABLES:

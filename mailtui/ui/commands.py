@@ -63,7 +63,7 @@ def _ban_commands(screen: LogsScreen) -> list[PaletteCommand]:
         ip = str(parse_ip(target.ip))
     except BanError:
         return []
-    chosen = BanTarget(ip, target.service)
+    chosen = BanTarget(ip, target.service, target.guessing)
     return [
         PaletteCommand(f"Ban {ip}", lambda: screen.request_ban(Action.BAN, chosen),
                        "Block this address (shows the exact command and asks first)"),

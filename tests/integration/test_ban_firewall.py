@@ -74,7 +74,7 @@ async def test_fail2ban_ban_over_ssh_with_audit(lab, tmp_path, monkeypatch):
         assert own == {"127.0.0.1"}
         warned = plan_ban("127.0.0.1", facts, own_addresses=own)
         assert any("connected from" in w for w in warned.warnings)
-        plan = plan_ban("127.0.0.9", facts, service="smtpd", own_addresses=own)
+        plan = plan_ban("127.0.0.9", facts, service="smtpd", guessing=True, own_addresses=own)
         assert (plan.backend, plan.jail) == (Backend.FAIL2BAN, "postfix-sasl")
         assert plan.shown() == ["sudo fail2ban-client set postfix-sasl banip 127.0.0.9"]
         try:
@@ -83,7 +83,7 @@ async def test_fail2ban_ban_over_ssh_with_audit(lab, tmp_path, monkeypatch):
             status = await ssh.run(["fail2ban-client", "status", "postfix-sasl"], sudo=True)
             assert "127.0.0.9" in status.stdout
         finally:
-            undo = await apply_ban(ssh, plan_ban("127.0.0.9", facts, action=Action.UNBAN, service="smtpd"))
+            undo = await apply_ban(ssh, plan_ban("127.0.0.9", facts, action=Action.UNBAN, service="smtpd", guessing=True))
         assert undo.ok, undo.message
         status = await ssh.run(["fail2ban-client", "status", "postfix-sasl"], sudo=True)
         assert "127.0.0.9" not in status.stdout

@@ -24,9 +24,10 @@ def test_only_single_ip_addresses(bad):
 
 
 def test_fail2ban_is_preferred_and_the_jail_fits_the_service():
-    plan = plan_ban("203.0.113.5", WITH_F2B, service="smtpd")
+    plan = plan_ban("203.0.113.5", WITH_F2B, service="smtpd", guessing=True)
     assert (plan.backend, plan.jail) == (Backend.FAIL2BAN, "postfix-sasl")
     assert plan.shown() == ["sudo fail2ban-client set postfix-sasl banip 203.0.113.5"]
+    assert plan_ban("203.0.113.5", WITH_F2B, service="smtpd").jail == "postfix"  # a relay probe, a scanner
     assert plan_ban("203.0.113.5", WITH_F2B, service="imap").jail == "dovecot"
     assert plan_ban("[2001:db8::7]", WITH_F2B, service="sshd", action=Action.UNBAN).shown(sudo=False) == [
         "fail2ban-client set sshd unbanip 2001:db8::7"]

@@ -28,6 +28,9 @@ AUTH_FAILURE_KINDS = frozenset({
     K.DOVECOT_UNKNOWN_USER, K.SSHD_FAILED_PASSWORD, K.SSHD_FAILED_OTHER, K.SSHD_INVALID_USER,
     K.SSHD_PAM_FAILURE, K.AUTH_LOGIN_FAILED, K.AUTH_PAM_FAILURE,
 })
+#: Lines that mean someone is guessing passwords (the failures and the SMTP session
+#: summary that reports them), e.g. to pick fail2ban's postfix-sasl jail for a ban.
+GUESSING_KINDS = AUTH_FAILURE_KINDS | {K.SMTP_DISCONNECT_AUTH_FAILED}
 #: A successful login (SMTP AUTH shows as a received message with a SASL user).
 LOGIN_OK_KINDS = frozenset({K.DOVECOT_LOGIN, K.SSHD_ACCEPTED})
 #: A client looking around rather than talking: the marks of a scanner.

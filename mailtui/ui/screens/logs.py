@@ -33,7 +33,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from mailtui.core.ban import Action, BanError, BanPlan, BanResult, apply_ban, plan_ban
 from mailtui.core.facts import LogSource, ServerFacts
-from mailtui.core.logs.aggregate import Summary
+from mailtui.core.logs.aggregate import GUESSING_KINDS, Summary
 from mailtui.core.logs.follow import FollowNotice, NoticeKind
 from mailtui.core.transport import Transport, TransportError
 from mailtui.ui.dialogs.ban import BanDialog, BanRequest
@@ -41,7 +41,14 @@ from mailtui.ui.dialogs.error import ErrorDialog
 from mailtui.ui.log_filter import FilterError, LogFilter, parse_filter
 from mailtui.ui.logs_feed import BACKFILL_LINES, FeedBatch, LogFeed
 from mailtui.ui.widgets.log_view import RING_CAPACITY, LogView
-from mailtui.ui.widgets.offenders import EventExplanation, OffendersTable, RateView, format_count, offender_service
+from mailtui.ui.widgets.offenders import (
+    EventExplanation,
+    OffendersTable,
+    RateView,
+    format_count,
+    offender_guessing,
+    offender_service,
+)
 
 if TYPE_CHECKING:
     from mailtui.ui.app import MailtuiApp
@@ -68,6 +75,8 @@ class BanTarget:
 
     ip: str
     service: str | None
+    #: Its misdeed is failed logins (password guessing), not probing or scanning.
+    guessing: bool = False
 
 
 class LogsScreen(Screen[None]):
@@ -428,11 +437,13 @@ class LogsScreen(Screen[None]):
         """The selected offender's address when the offenders table has focus, else the selected line's."""
         if isinstance(self.focused, OffendersTable):
             stats = self.focused.selected_offender
-            return BanTarget(stats.key, offender_service(stats)) if stats is not None else None
+            if stats is None:
+                return None
+            return BanTarget(stats.key, offender_service(stats), offender_guessing(stats))
         event = self.query_one(LogView).selected_event
         if event is None or not event.remote_ip:
             return None
-        return BanTarget(event.remote_ip, event.service or None)
+        return BanTarget(event.remote_ip, event.service or None, event.kind in GUESSING_KINDS)
 
     def action_ban(self) -> None:
         self._ban_selected(Action.BAN)
@@ -471,7 +482,8 @@ class LogsScreen(Screen[None]):
             except TransportError as exc:
                 notes = (f"mailtui could not learn the address you are connected from ({exc.message}): make sure "
                          f"{target.ip} is not yours.",)
-        plan = plan_ban(target.ip, facts, action=action, service=target.service, own_addresses=own)
+        plan = plan_ban(target.ip, facts, action=action, service=target.service, guessing=target.guessing,
+                        own_addresses=own)
         return BanRequest(plan, sudo=not self.transport.is_root, where=self.transport.label, notes=notes)
 
     def _ban_planned(self, event: Worker.StateChanged) -> None:

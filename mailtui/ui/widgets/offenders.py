@@ -18,7 +18,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
-from mailtui.core.logs.aggregate import KeyStats
+from mailtui.core.logs.aggregate import GUESSING_KINDS, KeyStats
 from mailtui.core.logs.events import Family, LogEvent, Severity
 from mailtui.core.text import sanitize
 from mailtui.ui.logs_feed import RateSeries
@@ -78,6 +78,15 @@ def offender_service(stats: KeyStats) -> str | None:
         if service is not None:
             return service
     return None
+
+
+def offender_guessing(stats: KeyStats) -> bool:
+    """Whether an offender's attacks are mostly failed logins (picks the fail2ban jail)."""
+    attacks = [(count, kind) for kind, count in stats.by_kind if kind.info.attack]
+    if not attacks:
+        return False
+    _count, kind = max(attacks, key=lambda item: item[0])
+    return kind in GUESSING_KINDS
 
 
 class OffendersTable(DataTable):
