@@ -150,3 +150,19 @@ def svg_screen_text(svg: str) -> str:
         width = max(cells) + 1
         lines.append("".join(cells.get(i, " ") for i in range(width)).rstrip())
     return "\n".join(lines)
+
+
+def lab_app(lab, *, limited: bool = False):
+    """The app set to connect to the lab's sshd (admin, or the user whose sudo wants a password)."""
+    from mailtui.ui.app import MailtuiApp
+
+    user, key = (lab.limited_user, lab.limited_key) if limited else (lab.admin_user, lab.admin_key)
+    profile = ServerProfile("lab", lab.ssh_host, port=lab.ssh_port, user=user, key=key, agent=False)
+    config = saved_config(profile)
+    config.known_hosts_path.write_text(lab.known_hosts_line + "\n")
+    return MailtuiApp(config=config, target="lab")
+
+
+async def wait_for_lab_facts(pilot: Pilot, app) -> None:
+    await wait_for(pilot, lambda: app.session is not None and app.screen.query("#facts"), timeout=60,
+                   what="lab facts")

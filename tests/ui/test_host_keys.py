@@ -14,7 +14,7 @@ from mailtui.ui.dialogs import HostKeyChangedDialog, HostKeyChoice, HostKeyDialo
 from mailtui.ui.dialogs.error import ErrorDialog
 from mailtui.ui.screens.server import ServerScreen
 from mailtui.ui.screens.servers import ServersScreen
-from tests.ui.conftest import SIZE, FakeSshServer, saved_config, svg_screen_text, text_of, wait_for
+from tests.ui.conftest import FakeSshServer, SIZE, lab_app, saved_config, svg_screen_text, text_of, wait_for, wait_for_lab_facts
 
 
 def synthetic_unknown(host: str = "mail.example.org", port: int = 22) -> HostKeyUnknown:
@@ -184,14 +184,9 @@ async def test_lab_first_connection_verifies_and_trusts_the_host_key(lab):
 @pytest.mark.lab
 async def test_lab_sudo_password_unlocks_root_facts(lab):
     """mtuser's sudo wants a password: the Server screen offers p, and the re-read uses it."""
-    profile = ServerProfile("lab", lab.ssh_host, port=lab.ssh_port, user=lab.limited_user, key=lab.limited_key,
-                            agent=False)
-    config = saved_config(profile)
-    config.known_hosts_path.write_text(lab.known_hosts_line + "\n")
-    app = MailtuiApp(config=config, target="lab")
+    app = lab_app(lab, limited=True)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.session is not None and app.screen.query("#facts"), timeout=60,
-                       what="lab facts")
+        await wait_for_lab_facts(pilot, app)
         assert app.session.facts.privileges.sudo.value == "password"
         assert app.screen.query_one("#fact-sudo").has_class("-unknown")
         listeners_before = app.session.facts.listeners
@@ -204,6 +199,6 @@ async def test_lab_sudo_password_unlocks_root_facts(lab):
         assert app.session.facts.listeners.reason is None
         assert any(item.process for item in app.session.facts.listeners.items)
         assert "using the one given" in app.session.facts.privileges.detail
-    for path in config.path.parent.rglob("*"):
+    for path in app.config.path.parent.rglob("*"):
         if path.is_file():
             assert lab.limited_password.encode() not in path.read_bytes()

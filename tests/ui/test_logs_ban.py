@@ -22,16 +22,14 @@ from mailtui.core import audit
 from mailtui.core.facts import Firewall, ServerFacts, Status, collect_facts
 from mailtui.core.logs.aggregate import GUESSING_KINDS
 from mailtui.core.logs.events import EventKind
-from mailtui.core.profiles import ServerProfile
 from mailtui.core.transport import LocalTransport
-from mailtui.ui.app import MailtuiApp
 from mailtui.ui.commands import palette_commands
 from mailtui.ui.dialogs.ban import BanDialog
 from mailtui.ui.dialogs.error import ErrorDialog
 from mailtui.ui.screens.logs import LogsScreen
 from mailtui.ui.widgets.log_view import LogView
 from mailtui.ui.widgets.offenders import OffendersTable
-from tests.ui.conftest import footer_keys, saved_config, text_of, wait_for
+from tests.ui.conftest import footer_keys, lab_app, text_of, wait_for, wait_for_lab_facts
 from tests.ui.test_logs_panel import ATTACKER, LINES, SIZE, logs_app, select, write_lines
 
 RELAY_PROBER = "127.0.0.2"  # loopback: the dialog must warn
@@ -275,15 +273,10 @@ async def _confirm(pilot, key: str, expected_command: str) -> None:
 @pytest.mark.lab
 async def test_lab_ban_and_unban_a_password_guesser_through_fail2ban(lab, state_dir):
     _unban()  # a leftover of an interrupted run would make the ban "already banned"
-    profile = ServerProfile("lab", lab.ssh_host, port=lab.ssh_port, user=lab.admin_user, key=lab.admin_key,
-                            agent=False)
-    config = saved_config(profile)
-    config.known_hosts_path.write_text(lab.known_hosts_line + "\n")
-    app = MailtuiApp(config=config, target="lab")
+    app = lab_app(lab)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.session is not None and app.screen.query("#facts"), timeout=60,
-                           what="lab facts")
+            await wait_for_lab_facts(pilot, app)
             await pilot.press("l")
             await wait_for(pilot, lambda: isinstance(app.screen, LogsScreen), what="the Logs screen")
             screen = app.screen

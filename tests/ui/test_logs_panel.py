@@ -26,7 +26,7 @@ from mailtui.ui.screens.logs import LogsScreen
 from mailtui.ui.screens.server import ServerScreen
 from mailtui.ui.widgets.log_view import LogView
 from mailtui.ui.widgets.offenders import OffendersTable
-from tests.ui.conftest import footer_keys, saved_config, svg_screen_text, text_of, wait_for
+from tests.ui.conftest import footer_keys, lab_app, saved_config, svg_screen_text, text_of, wait_for, wait_for_lab_facts
 
 SIZE = (140, 45)
 ATTACKER = "203.0.113.5"
@@ -414,14 +414,9 @@ def _relay_probe() -> None:
 
 @pytest.mark.lab
 async def test_lab_relay_probe_appears_live_with_its_offender(lab):
-    profile = ServerProfile("lab", lab.ssh_host, port=lab.ssh_port, user=lab.admin_user, key=lab.admin_key,
-                            agent=False)
-    config = saved_config(profile)
-    config.known_hosts_path.write_text(lab.known_hosts_line + "\n")
-    app = MailtuiApp(config=config, target="lab")
+    app = lab_app(lab)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.session is not None and app.screen.query("#facts"), timeout=60,
-                       what="lab facts")
+        await wait_for_lab_facts(pilot, app)
         await pilot.press("l")
         await wait_for(pilot, lambda: isinstance(app.screen, LogsScreen), what="the Logs screen")
         screen = app.screen

@@ -13,7 +13,21 @@ from mailtui.core.transport import HostKeyChanged
 from mailtui.ui.paths import display_path
 
 
-class ErrorDialog(ModalScreen[None]):
+class _CloseOnlyDialog(ModalScreen[None]):
+    """A message whose only way out is Close (button with id ``close``, or escape)."""
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ErrorDialog(_CloseOnlyDialog):
     """A title and the error's sentence; Close is the only choice."""
 
     BINDINGS = [
@@ -34,18 +48,9 @@ class ErrorDialog(ModalScreen[None]):
                 yield Button("Close", id="close", variant="primary")
 
         yield Footer()
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
-class HostKeyChangedDialog(ModalScreen[None]):
+class HostKeyChangedDialog(_CloseOnlyDialog):
     """The server's key is not the one we know: refuse, loudly, with no way to go on."""
 
     BINDINGS = [
@@ -88,12 +93,3 @@ class HostKeyChangedDialog(ModalScreen[None]):
                 yield Button("Close", id="close", variant="error")
 
         yield Footer()
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
