@@ -89,6 +89,10 @@ NFT = "/usr/sbin/nft"
 DOVECOT_PASSWD = "/etc/dovecot/mailtui-lab.passwd"
 POSTFIX_VMAILBOX = "/etc/postfix/mailtui-lab-vmailbox"
 POSTFIX_VALIAS = "/etc/postfix/mailtui-lab-valias"
+# hardened: unauthenticated mail on port 25 that claims to come from the lab's own domain
+POSTFIX_OWN_DOMAIN = "/etc/postfix/mailtui-lab-own-domain"
+# weak: clients allowed to relay without a login (the outsider: an open relay for it)
+POSTFIX_RELAY_CLIENTS = "/etc/postfix/mailtui-lab-relay-clients"
 SUDOERS = "/etc/sudoers.d/mailtui-lab"
 
 PROFILES = ("hardened", "weak")
@@ -103,6 +107,8 @@ PACKAGES = [
     "systemd-journal-remote",
     # fail2ban's bans are nftables rules (fail2ban only Recommends nftables)
     "fail2ban", "nftables",
+    # peers of the outside-in scan, for the differential tests (issue 4)
+    "nmap", "testssl.sh", "ssh-audit",
 ]
 # what `up` needs on disk (cheaper than asking dpkg every time)
 REQUIRED_FILES = [SSHD, "/usr/bin/ssh-keygen", "/usr/sbin/postfix", POSTFIX_MASTER,
@@ -979,7 +985,43 @@ _dmarc          TXT     "v=DMARC1; p=reject; rua=mailto:dmarc@{ZONE}"
 _mta-sts        TXT     "v=STSv1; id=20240101T000000"
 _smtp._tls      TXT     "v=TLSRPTv1; rua=mailto:tlsrpt@{ZONE}"
 _25._tcp.mail   TLSA    3 1 1 {tlsa_hash}
-"""
+{variant_zone_text()}"""
+
+
+# Broken variants for the scan's DNS tests: each a mail domain of its own (MX, SPF, DMARC)
+# that is right in everything but one thing.
+VARIANT_DOMAINS = {
+    "spf11": "SPF needs 11 DNS lookups (limit 10)",
+    "plusall": "SPF ends in +all (anyone may send)",
+    "dmarcnone": "DMARC p=none (monitoring only, no protection)",
+    "badtlsa": "TLSA of the MX does not match its certificate",
+    "noptr": "MX host's address (127.0.0.3) has no PTR",
+}
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def variant_zone_text() -> str:
+    good_dmarc = f'"v=DMARC1; p=reject; rua=mailto:dmarc@{ZONE}"'
+    out = [f"; --- variants (see VARIANT_DOMAINS in lab.py)"]
+    for name in VARIANT_DOMAINS:
+        mx = {"badtlsa": "mx-badtlsa", "noptr": "mx-noptr"}.get(name, "mail")
+        spf = {"plusall": '"v=spf1 +all"',
+               # (TXT strings hold 255 bytes at most: the record is split, as real ones are)
+               "spf11": "( " + " ".join(f'"{c}"' for c in _chunks(
+                   "v=spf1 " + " ".join(f"include:_s{i}.spf11.{ZONE}" for i in range(1, 12)) + " -all", 200)) + " )",
+               "noptr": '"v=spf1 ip4:127.0.0.3 -all"'}.get(name, '"v=spf1 ip4:127.0.0.1 -all"')
+        dmarc = '"v=DMARC1; p=none"' if name == "dmarcnone" else good_dmarc
+        out += [f"{name:<15} MX      10 {mx}.{ZONE}.",
+                f"{name:<15} TXT     {spf}",
+                f"_dmarc.{name:<8} TXT     {dmarc}"]
+    out += [f"_s{i}.spf11      TXT     \"v=spf1 ip4:192.0.2.{i} -all\"" for i in range(1, 12)]
+    out += ["mx-badtlsa      A       127.0.0.1",
+            "_25._tcp.mx-badtlsa TLSA 3 1 1 " + "00" * 32,
+            "mx-noptr        A       127.0.0.3"]
+    return "\n".join(out) + "\n"
 
 
 def reverse_zone_text(serial: int) -> str:
@@ -1296,6 +1338,10 @@ tls_high_cipherlist = DEFAULT:@SECLEVEL=0
 smtpd_tls_auth_only = no
 disable_vrfy_command = no
 smtpd_helo_required = no
+# open relay for an outsider: a forgotten allow-list entry ("127.0.0.2 OK", an old office
+# address) lets that client relay anywhere without a login
+smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated check_client_access texthash:{POSTFIX_RELAY_CLIENTS} reject_unauth_destination
+# no sender checks: anyone on port 25 may claim to be alice@{ZONE} writing to bob@{ZONE}
 """
     else:
         prof = """\
@@ -1305,7 +1351,12 @@ smtpd_tls_mandatory_protocols = >=TLSv1.2
 smtpd_tls_auth_only = yes
 disable_vrfy_command = yes
 smtpd_helo_required = yes
+smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated reject_unauth_destination
+# mail from the outside claiming to be from {ZONE} is refused (use submission to send as us)
+smtpd_sender_restrictions = permit_mynetworks permit_sasl_authenticated check_sender_access texthash:{POSTFIX_OWN_DOMAIN}
 """
+    prof = (prof.replace("{ZONE}", ZONE).replace("{POSTFIX_OWN_DOMAIN}", POSTFIX_OWN_DOMAIN)
+            .replace("{POSTFIX_RELAY_CLIENTS}", POSTFIX_RELAY_CLIENTS))
     return f"""\
 # mailtui lab main.cf (profile: {profile}) -- {MARK}
 # The original is saved in {lab.backup_dir}/postfix/
@@ -1354,7 +1405,6 @@ smtp_tls_session_cache_database = btree:${{data_directory}}/smtp_scache
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = private/auth
 smtpd_sasl_auth_enable = yes
-smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated reject_unauth_destination
 
 # profile: {profile}
 {prof}"""
@@ -1440,6 +1490,10 @@ def build_postfix(lab: Lab, profile: str) -> tuple[bool, str]:
         made.append("vmailbox")
     if write_file(POSTFIX_VALIAS, f"# {MARK}\n" + valias):
         made.append("valias")
+    if write_file(POSTFIX_OWN_DOMAIN, f"# {MARK}\n{ZONE} REJECT Mail from {ZONE} must be sent through submission (port 587) with a login\n"):
+        made.append("own-domain")
+    if write_file(POSTFIX_RELAY_CLIENTS, f"# {MARK}\n{OUTSIDER_IP} OK\n"):
+        made.append("relay-clients")
     if write_file("/etc/postfix/main.cf", postfix_main_cf(lab, profile)):
         made.append("main.cf")
     if write_file("/etc/postfix/master.cf", postfix_master_cf(profile)):
@@ -1451,7 +1505,8 @@ def build_postfix(lab: Lab, profile: str) -> tuple[bool, str]:
         # second or two (guarding against half-written files). Ours are replaced
         # atomically, so back-date them and save those 2 s on every build/switch.
         past = time.time() - 5
-        for f in ("/etc/postfix/main.cf", "/etc/postfix/master.cf", POSTFIX_VMAILBOX, POSTFIX_VALIAS):
+        for f in ("/etc/postfix/main.cf", "/etc/postfix/master.cf", POSTFIX_VMAILBOX, POSTFIX_VALIAS,
+                  POSTFIX_OWN_DOMAIN, POSTFIX_RELAY_CLIENTS):
             os.utime(f, (past, past))
         run(["postfix", "check"])
     return bool(made), ("wrote " + ", ".join(made) + "; postfix check ok") if made else "unchanged"
