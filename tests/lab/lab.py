@@ -838,9 +838,14 @@ def build_sshd(lab: Lab) -> tuple[bool, str]:
         os.chmod(path, 0o600)
     strict = "yes" if strict_modes_ok(os.path.join(lab.authorized_dir, "x")) else "no"
     listen = "".join(f"ListenAddress {a}\n" for a in sshd_listen())
+    # drop-ins first, as Debian does (sshd keeps the first value it reads): a test can make
+    # the lab sshd weak with a file there, and mailtui's sshd fixes add their own file
+    dropins = os.path.join(lab.dir, "sshd_config.d")
+    ensure_dir(dropins, 0o755)
     conf = f"""\
 # mailtui lab sshd (a second instance; the system sshd is untouched) -- {MARK}
 # start: /usr/sbin/sshd -f {lab.sshd_config} -E {lab.sshd_log}
+Include {dropins}/*.conf
 {listen}HostKey {lab.host_keys['ed25519']}
 PidFile {lab.sshd_pid}
 LogLevel VERBOSE
@@ -849,6 +854,7 @@ PermitRootLogin no
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
+MaxAuthTries 3
 AuthorizedKeysFile {lab.authorized_dir}/%u
 StrictModes {strict}
 AllowUsers {' '.join(USERS.values())}
@@ -1183,7 +1189,7 @@ def dovecot_conf(lab: Lab, profile: str) -> str:
                "ssl_prefer_server_ciphers = no\ndisable_plaintext_auth = no\n")
     else:
         tls = ("ssl = required\nssl_min_protocol = TLSv1.2\nssl_prefer_server_ciphers = yes\n"
-               "disable_plaintext_auth = yes\n")
+               "disable_plaintext_auth = yes\nlogin_greeting = Mail server ready.\n")
     return f"""\
 # mailtui lab dovecot.conf (profile: {profile}) -- {MARK}
 # The original is saved in {lab.backup_dir}/dovecot/
@@ -1354,6 +1360,10 @@ smtpd_helo_required = yes
 smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated reject_unauth_destination
 # mail from the outside claiming to be from {ZONE} is refused (use submission to send as us)
 smtpd_sender_restrictions = permit_mynetworks permit_sasl_authenticated check_sender_access texthash:{POSTFIX_OWN_DOMAIN}
+# connection floods: per-client rate limit (mynetworks are exempt); high enough for test suites
+smtpd_client_connection_rate_limit = 600
+# who may send as whom after logging in (submission/smtps reject other senders)
+smtpd_sender_login_maps = inline:{ alice@{ZONE}=alice@{ZONE}, bob@{ZONE}=bob@{ZONE} }
 """
     prof = (prof.replace("{ZONE}", ZONE).replace("{POSTFIX_OWN_DOMAIN}", POSTFIX_OWN_DOMAIN)
             .replace("{POSTFIX_RELAY_CLIENTS}", POSTFIX_RELAY_CLIENTS))
@@ -1414,6 +1424,11 @@ def postfix_master_cf(profile: str) -> str:
     weak = profile == "weak"
     sub_level = "may" if weak else "encrypt"
     sub_auth_only = "no" if weak else "yes"
+    # hardened: logged-in users send only as themselves, and one login can be held by a
+    # table entry (check_sasl_access) during an incident without touching main.cf
+    relay = ("permit_sasl_authenticated,reject" if weak else
+             f"check_sasl_access,inline:{{x-held@{ZONE}=HOLD}},permit_sasl_authenticated,reject")
+    sender = "" if weak else "\n  -o smtpd_sender_restrictions=reject_sender_login_mismatch"
     return f"""\
 # mailtui lab master.cf (profile: {profile}) -- {MARK}
 # service type  private unpriv  chroot  wakeup  maxproc command + args
@@ -1424,14 +1439,14 @@ submission inet n       -       y       -       -       smtpd
   -o smtpd_sasl_auth_enable=yes
   -o smtpd_tls_auth_only={sub_auth_only}
   -o smtpd_client_restrictions=permit_sasl_authenticated,reject
-  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_relay_restrictions={relay}{sender}
   -o milter_macro_daemon_name=ORIGINATING
 smtps     inet  n       -       y       -       -       smtpd
   -o syslog_name=postfix/smtps
   -o smtpd_tls_wrappermode=yes
   -o smtpd_sasl_auth_enable=yes
   -o smtpd_client_restrictions=permit_sasl_authenticated,reject
-  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_relay_restrictions={relay}{sender}
   -o milter_macro_daemon_name=ORIGINATING
 pickup    unix  n       -       y       60      1       pickup
 cleanup   unix  n       -       y       -       0       cleanup
