@@ -13,6 +13,8 @@ replaced by a hostile one, other timestamp formats), so fast paths get exercised
 edges. Each line is classified three ways: stateless (``classify(parse_line(...))``), in a
 stream (``LogClassifier.classify_lines`` in batches), and with a ``program_hint`` and a
 non-UTC zone. A line's fingerprint is a hash of the ``repr`` of its events, record included.
+The events of both sets are also counted (``Aggregator``): the summary with every offender
+and user is fingerprinted too (``summary-*``).
 The reference file keeps its lines, so ``--compare`` classifies exactly those again.
 Not collected by pytest.
 """
@@ -131,6 +133,19 @@ def fingerprints(lines_bench: list[str], lines_other: list[str]) -> dict[str, li
     for start in range(0, len(lines_other), 5000):
         out.extend(_digest(e) for e in clf.classify_lines(lines_other[start : start + 5000]))
     result["other-hinted"] = out
+    # counting: the summary (every offender and user, the windows, labels, alarms, hours)
+    # of the benchmark's events, and of the other lines', fed in batches like the panel does
+    from mailtui.core.logs.aggregate import Aggregator  # noqa: PLC0415
+
+    for name, lines, size in (("summary-bench", lines_bench, 9000), ("summary-other", lines_other, 777)):
+        clf = LogClassifier(parser=RecordParser(now=NOW))
+        agg = Aggregator()
+        for start in range(0, len(lines), size):
+            agg.add_many(clf.classify_lines(lines[start : start + size]))
+        summary = agg.summary(top=1_000_000)
+        result[name] = [_digest(summary.offenders[i : i + 100]) for i in range(0, len(summary.offenders), 100)]
+        result[name] += [_digest((summary.lines, summary.first, summary.last, summary.by_kind, summary.attacks)),
+                         _digest(summary.users), _digest(summary.hours), _digest(summary.alarms)]
     return result
 
 

@@ -164,8 +164,99 @@ class Aggregator:
         self._last_minute: int | None = None
 
     def add_many(self, events: Iterable[LogEvent]) -> None:
-        for event in events:
-            self.add(event)
+        """Count ``events`` in order; the same as calling :meth:`add` for each, about twice as fast.
+
+        The body of :meth:`add` (and of ``_count`` for addresses) is inlined, with the
+        attribute lookups hoisted out of the loop: a panel's backfill counts a million events.
+        """
+        by_kind = self.by_kind
+        ips = self._ips
+        users = self._users
+        hours = self._hours
+        count = self._count
+        user_kinds = _USER_KINDS
+        hour_column = _HOUR_COLUMN
+        auth_failures = AUTH_FAILURE_KINDS
+        login_ok = LOGIN_OK_KINDS
+        unknown_names = UNKNOWN_NAME_KINDS
+        login_after = self.thresholds.login_after_failures
+        lines = attacks = 0
+        last_time = self._last_time
+        last_minute = self._last_minute
+        try:
+            for event in events:
+                lines += 1
+                kind = event[0]
+                by_kind[kind] = by_kind.get(kind, 0) + 1
+                time = event[9][0]
+                if time is None:
+                    time = self.last
+                if time is last_time:
+                    minute = last_minute
+                else:
+                    if time is not None:
+                        first = self.first
+                        if first is None or time < first:
+                            self.first = time
+                        last = self.last
+                        if last is None or time > last:
+                            self.last = time
+                    minute = int(time.timestamp() // 60) if time is not None else None
+                    self._last_time = last_time = time
+                    self._last_minute = last_minute = minute
+                    if minute is not None and (self._newest_minute is None or minute > self._newest_minute):
+                        self._newest_minute = minute
+                        if minute % 10 == 0:
+                            self._prune(minute)
+                attack = event[2]
+                if attack:
+                    attacks += 1
+                ip = event[3]
+                if ip:
+                    tally = ips.get(ip)
+                    if tally is None:
+                        tally = ips[ip] = _Tally()
+                    # _count, inlined
+                    if time is not None:
+                        if tally.first is None or time < tally.first:
+                            tally.first = time
+                        if tally.last is None or time > tally.last:
+                            tally.last = time
+                    tally.total += 1
+                    kinds = tally.kinds
+                    kinds[kind] = kinds.get(kind, 0) + 1
+                    if attack:
+                        tally.attacks += 1
+                    if kind in auth_failures:
+                        tally.failures += 1
+                    elif kind in login_ok and tally.failures >= login_after:
+                        tally.logins_after_failures += 1
+                        tally.failures_before_login = tally.failures
+                    if minute is not None:
+                        bucket = tally.minutes.get(minute)
+                        if bucket is None:
+                            bucket = tally.minutes[minute] = {}
+                        bucket[kind] = bucket.get(kind, 0) + 1
+                        if kind in unknown_names:
+                            name = event[5] or event.detail("to")
+                            names = tally.names.setdefault(minute, set())
+                            if name and len(names) < _MAX_NAMES:
+                                names.add(name)
+                user = event[5]
+                if user and kind in user_kinds:
+                    tally = users.get(user)
+                    if tally is None:
+                        tally = users[user] = _Tally()
+                    count(tally, event, kind, time, minute)
+                column = hour_column.get(kind)
+                if column is not None and minute is not None:
+                    row = hours.get(minute // 60)
+                    if row is None:
+                        row = hours[minute // 60] = [0, 0, 0, 0, 0]
+                    row[column] += 1
+        finally:
+            self.lines += lines
+            self.attacks += attacks
 
     def add(self, event: LogEvent) -> None:
         self.lines += 1

@@ -1212,6 +1212,17 @@ def _handler_for(program: str) -> Callable[[LogRecord], LogEvent]:
     return handler
 
 
+# What a message means depends on the program, the message and the tag's context only
+# (never on the time, host or pid): the handlers are pure functions of those three. Bots
+# repeat themselves (a password-guessing burst writes the very same lines from one address
+# again and again, only the pid and the second differ), so the stream classifier remembers
+# the event fields of recent messages and reuses them: about half of the lines of the
+# benchmark's log. Bounded (cleared when full; long messages are not kept).
+_memo: dict[tuple[str, str, str], tuple] = {}
+_MEMO_MAX = 32768
+_MEMO_MESSAGE_MAX = 512
+
+
 def classify(record: LogRecord) -> LogEvent:
     """Classify one record, without context. Never raises: unknown lines become ``OTHER``."""
     try:
@@ -1284,13 +1295,28 @@ class LogClassifier:
         handlers = _dispatch_cache
         sessions = _SSH_PROGRAMS
         sendmail = _classify_sendmail
+        memo = _memo
+        memo_get = memo.get
+        new = _new
+        event_cls = LogEvent
         for record in self._parser.parse_many(lines):
             program = record[2]
-            handler = handlers.get(program) or _handler_for(program)
-            try:
-                event = handler(record)
-            except Exception:  # noqa: BLE001 - one hostile line must not stop the panel
-                event = _other(record, program)
+            message = record[4]
+            key = (program, message, record[6])
+            fields = memo_get(key)
+            if fields is not None:
+                event = new(event_cls, fields + (record,))
+                handler = handlers.get(program) or _handler_for(program)
+            else:
+                handler = handlers.get(program) or _handler_for(program)
+                try:
+                    event = handler(record)
+                except Exception:  # noqa: BLE001 - one hostile line must not stop the panel
+                    event = _other(record, program)
+                if len(message) <= _MEMO_MESSAGE_MAX:
+                    if len(memo) >= _MEMO_MAX:
+                        memo.clear()
+                    memo[key] = event[:9]
             if program in sessions and record[3] is not None:
                 event = self._ssh_context(event, record)
             elif handler is sendmail:
