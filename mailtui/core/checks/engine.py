@@ -1,0 +1,646 @@
+"""The fix engine: plan -> (caller confirms) -> backup -> arm revert -> apply -> validate
+-> reload -> verify -> [fresh SSH login] -> disarm; any failure restores byte for byte.
+
+Shared by every fix and by undo. The server keeps everything needed to roll back by
+itself in ``/var/backups/mailtui/<id>/``: the original files, a manifest and
+``restore.sh`` (copies them back and reloads the services). A *timed revert*
+(``setsid nohup sh revert.sh``: sleep, then restore.sh) is armed before anything changes;
+it is disarmed only after verification - for fixes that could cut SSH, only after a
+*fresh* SSH login succeeded. So a dropped connection, a dead client or a lockout still
+ends with the old config back on the server.
+
+Progress goes to an ``observer`` callback as :class:`StepEvent` s (the panel shows them
+live). Every applied, rolled-back or undone fix is written to the audit log (server and
+local, :mod:`mailtui.core.audit`); :func:`history` lists the server's backups, and
+:func:`plan_undo` turns one back into a plan applied through the same protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import difflib
+import hashlib
+import json
+import re
+import secrets
+import shlex
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from mailtui.core import audit
+from mailtui.core.checks.fixes import FIXES, FileWrite, Fix, FixError, MasterSet, PostconfSet, Service, files_to_read
+from mailtui.core.checks.gather import CONFIG_PROBES, CheckFacts, gather
+from mailtui.core.checks.registry import evaluate
+from mailtui.core.findings import Status
+from mailtui.core.text import sanitize
+from mailtui.core.transport.base import Transport
+from mailtui.core.transport.errors import ConnectionLost, TransportError
+
+BACKUP_ROOT = "/var/backups/mailtui"
+#: Seconds before the server restores by itself if nobody disarms the revert.
+REVERT_AFTER = 300
+REVERT_AFTER_SSH = 120
+
+_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z0-9._-]+-[0-9a-f]{4}$")
+
+
+class Step(StrEnum):
+    PLAN = "plan"
+    BACKUP = "backup"
+    APPLY = "apply"
+    VALIDATE = "validate"
+    RELOAD = "reload"
+    VERIFY = "verify"
+    LOGIN = "fresh login"
+    DISARM = "disarm revert"
+    RESTORE = "restore"
+    AUDIT = "audit"
+
+
+class StepState(StrEnum):
+    STARTED = "started"
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    step: Step
+    state: StepState
+    message: str = ""
+
+
+Observer = Callable[[StepEvent], None]
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"          # changed, validated, reloaded, verified
+    DRY_RUN = "dry run"          # nothing touched
+    ROLLED_BACK = "rolled back"  # a step failed; the old config is back and reloaded
+    REVERT_PENDING = "revert pending"  # could not restore now; the server's timed revert will
+    FAILED = "failed"            # failed before anything changed
+
+
+@dataclass(frozen=True)
+class FixPlan:
+    """Exactly what a fix will do: the diff to show and the commands to run."""
+
+    fix_id: str
+    title: str
+    rules: tuple[str, ...]
+    services: tuple[Service, ...]
+    edits: tuple
+    #: path -> content before (None: the file does not exist yet) / after (None: deleted).
+    before: dict[str, bytes | None]
+    after: dict[str, bytes | None]
+    diff: str
+    commands: tuple[str, ...]
+    warnings: tuple[str, ...]
+    cuts_ssh: bool
+    sshd_config: str | None = None
+    sshd_pidfile: str | None = None
+    #: For undo: the backup this plan restores.
+    undo_of: str | None = None
+    target: str = ""
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(self.before)
+
+
+@dataclass(frozen=True)
+class FixResult:
+    outcome: Outcome
+    message: str
+    plan: FixPlan
+    backup_id: str | None = None
+    steps: tuple[StepEvent, ...] = ()
+    findings_after: tuple = ()
+    audit: audit.AuditEntry | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.APPLIED, Outcome.DRY_RUN)
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One backup on the server: a fix (or undo) that was applied or attempted."""
+
+    id: str
+    fix_id: str
+    time: str
+    status: str
+    files: tuple[str, ...]
+    undo_of: str | None = None
+
+
+class StepFailed(Exception):
+    def __init__(self, step: Step, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+        self.message = sanitize(message)
+
+
+def _sha(data: bytes | None) -> str:
+    return "absent" if data is None else hashlib.sha256(data).hexdigest()
+
+
+# ------------------------------------------------------------------------- plan
+_POSTCONF_DRY = r"""set -eu
+dir=$1; shift
+t=$(mktemp -d)
+trap 'rm -rf -- "$t"' EXIT
+cp -p -- "$dir/main.cf" "$dir/master.cf" "$t/"
+for a in "$@"; do
+  case $a in
+    e:*) postconf -c "$t" -e -- "${a#e:}" ;;
+    X:*) postconf -c "$t" -X -- "${a#X:}" ;;
+    P:*) postconf -c "$t" -P -- "${a#P:}" ;;
+  esac
+done
+printf '@@main\n'; cat "$t/main.cf"; printf '@@master\n'; cat "$t/master.cf"
+"""
+
+
+def postconf_args(edits) -> list[str]:
+    args = []
+    for e in edits:
+        if isinstance(e, PostconfSet):
+            args.append(f"e:{e.name}={e.value}" if e.value is not None else f"X:{e.name}")
+    for e in edits:
+        if isinstance(e, MasterSet):
+            args.append(f"P:{e.service}/{e.name}={e.value}")
+    return args
+
+
+def postconf_commands(edits) -> list[list[str]]:
+    """The real commands: one ``postconf -e``, one ``-X``, one ``-P`` (each with all its args)."""
+    sets = [f"{e.name}={e.value}" for e in edits if isinstance(e, PostconfSet) and e.value is not None]
+    drops = [e.name for e in edits if isinstance(e, PostconfSet) and e.value is None]
+    masters = [f"{e.service}/{e.name}={e.value}" for e in edits if isinstance(e, MasterSet)]
+    out = []
+    if sets:
+        out.append(["postconf", "-e", *sets])
+    if drops:
+        out.append(["postconf", "-X", *drops])
+    if masters:
+        out.append(["postconf", "-P", *masters])
+    return out
+
+
+def unified_diff(before: dict[str, bytes | None], after: dict[str, bytes | None]) -> str:
+    parts = []
+    for path in before:
+        a = (before[path] or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        b = (after.get(path) or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        label_a = path if before[path] is not None else "/dev/null"
+        label_b = path if after.get(path) is not None else "/dev/null"
+        parts.extend(difflib.unified_diff(a, b, label_a, label_b))
+    text = "".join(parts)
+    return sanitize(text, multiline=True)
+
+
+async def _read_optional(transport: Transport, path: str) -> bytes | None:
+    result = await transport.run(["sh", "-c", 'if [ -e "$1" ]; then echo yes; else echo no; fi', "x", path],
+                                 sudo=True, timeout=30)
+    if result.stdout.strip() != "yes":
+        return None
+    return await transport.read_file(path, sudo=True)
+
+
+async def plan_fix(transport: Transport, fix_id: str, facts: CheckFacts | None = None,
+                   fix_def: Fix | None = None) -> FixPlan:
+    """The exact edits of fix ``fix_id`` on this server, as a diff and commands. Touches nothing.
+
+    ``fix_def`` lets a caller (a test) supply a fix that is not in the registry.
+    """
+    fx = fix_def or FIXES.get(fix_id)
+    if fx is None:
+        raise FixError(f"no automatic fix named {fix_id!r} (known: {', '.join(sorted(FIXES))})")
+    facts = facts or await gather(transport, CONFIG_PROBES)
+    files = {p: await _read_optional(transport, p) for p in files_to_read(fx, facts)}
+    spec = fx.build(facts, files, transport.remote_user)
+    before: dict[str, bytes | None] = {}
+    after: dict[str, bytes | None] = {}
+    commands: list[str] = []
+    sudo = "" if transport.is_root else "sudo "
+    pc_edits = [e for e in spec.edits if isinstance(e, (PostconfSet, MasterSet))]
+    for e in spec.edits:
+        if isinstance(e, FileWrite):
+            if e.path not in before:
+                before[e.path] = files[e.path] if e.path in files else await _read_optional(transport, e.path)
+            after[e.path] = e.content
+            commands.append(f"{sudo}write {e.path}" if e.content is not None else f"{sudo}rm {e.path}")
+    if pc_edits:
+        pf = facts.postfix
+        confdir = pf.get("config_directory", "/etc/postfix") if pf else "/etc/postfix"
+        dry = await transport.run(["sh", "-c", _POSTCONF_DRY, "mailtui-plan", confdir, *postconf_args(pc_edits)],
+                                  sudo=True, timeout=60)
+        if not dry.ok or "@@master\n" not in dry.stdout:
+            raise FixError(f"postconf could not plan the change: {dry.describe_failure()}")
+        main_text, _, master_text = dry.stdout.partition("@@master\n")
+        main_text = main_text.removeprefix("@@main\n")
+        for name, text in (("main.cf", main_text), ("master.cf", master_text)):
+            path = f"{confdir}/{name}"
+            old = await transport.read_file(path, sudo=True)
+            if old != text.encode():
+                before[path], after[path] = old, text.encode()
+        commands = [sudo + shlex.join(c) for c in postconf_commands(pc_edits)] + commands
+    inst = facts.own_sshd
+    return FixPlan(
+        fix_id=fx.id, title=fx.title, rules=fx.rules, services=spec.services, edits=spec.edits,
+        before=before, after=after, diff=unified_diff(before, after), commands=tuple(commands),
+        warnings=spec.warnings, cuts_ssh=Service.SSHD in spec.services,
+        sshd_config=inst.config if inst and Service.SSHD in spec.services else None,
+        sshd_pidfile=(inst.get("pidfile") or "/run/sshd.pid") if inst and Service.SSHD in spec.services else None,
+        target=transport.label,
+    )
+
+
+# ---------------------------------------------------------------- server scripts
+def reload_argv(service: Service, plan: FixPlan) -> list[str]:
+    if service == Service.POSTFIX:
+        return ["postfix", "reload"]
+    if service == Service.DOVECOT:
+        return ["doveadm", "reload"]
+    return ["sh", "-c", 'kill -HUP "$(cat "$1")"', "mailtui-reload", plan.sshd_pidfile or "/run/sshd.pid"]
+
+
+def validate_argv(service: Service, plan: FixPlan) -> list[str]:
+    if service == Service.POSTFIX:
+        return ["postfix", "check"]
+    if service == Service.DOVECOT:
+        return ["sh", "-c", "doveconf -n >/dev/null"]
+    return ["sshd", "-t", "-f", plan.sshd_config or "/etc/ssh/sshd_config"]
+
+
+def restore_script(backup_dir: str, plan: FixPlan) -> str:
+    """The server-side rollback: files back byte for byte (cp -p + rename), then reloads."""
+    reloads = "\n".join(shlex.join(reload_argv(s, plan)) + " || status=1" for s in plan.services)
+    return f"""#!/bin/sh
+# mailtui: restore the files of {plan.fix_id} as they were before, then reload
+d={shlex.quote(backup_dir)}
+status=0
+while read -r n state path; do
+  if [ "$state" = present ]; then
+    cp -p -- "$d/files/$n" "$path.mailtui-restore" && mv -f -- "$path.mailtui-restore" "$path" || status=1
+  else
+    rm -f -- "$path" || status=1
+  fi
+done < "$d/manifest"
+export PATH="$PATH:/usr/sbin:/sbin"
+{reloads}
+date -u +%Y-%m-%dT%H:%M:%SZ > "$d/restored"
+exit $status
+"""
+
+
+_BACKUP = r"""set -eu
+umask 077
+d=$1; after=$2; shift 2
+mkdir -p -- "$d/files"
+cat > "$d/restore.sh"
+: > "$d/manifest"
+n=0
+for p in "$@"; do
+  n=$((n+1))
+  if [ -e "$p" ]; then
+    cp -p -- "$p" "$d/files/$n"; echo "$n present $p" >> "$d/manifest"
+    printf '%s %s\n' "$(sha256sum < "$p" | cut -d' ' -f1)" "$p"
+  else
+    echo "$n absent $p" >> "$d/manifest"; printf 'absent %s\n' "$p"
+  fi
+done
+printf '#!/bin/sh\nsleep %s\nsh %s/restore.sh\n' "$after" "$d" > "$d/revert.sh"
+setsid nohup sh "$d/revert.sh" </dev/null >/dev/null 2>&1 &
+echo $! > "$d/revert.pid"
+"""
+
+_DISARM = r"""d=$1
+pid=$(cat "$d/revert.pid" 2>/dev/null) || exit 0
+if [ -n "$pid" ] && tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -qF -- "$d/revert.sh"; then
+  kill -- -"$pid" 2>/dev/null || kill "$pid"
+fi
+rm -f "$d/revert.pid"
+"""
+
+_HASHES = r"""for p in "$@"; do if [ -e "$p" ]; then printf '%s %s\n' "$(sha256sum < "$p" | cut -d' ' -f1)" "$p";
+else printf 'absent %s\n' "$p"; fi; done"""
+
+
+def _parse_hashes(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        digest, _, path = line.partition(" ")
+        if path:
+            out[path] = digest
+    return out
+
+
+LoginCheck = Callable[[], Awaitable[None]]
+
+
+async def default_login_check(transport: Transport) -> None:
+    """A brand-new SSH connection with the same profile must log in and run a command."""
+    from mailtui.core.transport.ssh import SshTransport
+
+    if not isinstance(transport, SshTransport):
+        return
+    fresh = SshTransport(transport.profile, transport.options)
+    try:
+        await fresh.connect()
+        await fresh.run(["true"], timeout=15, check=True)
+    finally:
+        await fresh.close()
+
+
+# --------------------------------------------------------------------- engine
+class FixEngine:
+    """Applies plans with the safety protocol. One engine per transport."""
+
+    def __init__(self, transport: Transport, *, observer: Observer | None = None,
+                 login_check: LoginCheck | None = None, revert_after: int | None = None,
+                 verify_timeout: float = 15.0) -> None:
+        self.transport = transport
+        self.observer = observer
+        self.login_check = login_check or (lambda: default_login_check(transport))
+        self.revert_after = revert_after
+        self.verify_timeout = verify_timeout
+        self._events: list[StepEvent] = []
+
+    def _emit(self, step: Step, state: StepState, message: str = "") -> None:
+        event = StepEvent(step, state, sanitize(message))
+        self._events.append(event)
+        if self.observer is not None:
+            self.observer(event)
+
+    async def _run(self, step: Step, argv: list[str], *, input: str | None = None, timeout: float = 60) -> str:
+        result = await self.transport.run(argv, sudo=True, input=input, timeout=timeout)
+        if not result.ok:
+            raise StepFailed(step, result.describe_failure())
+        return result.stdout
+
+    async def apply(self, plan: FixPlan, *, dry_run: bool = False, verify_rules: bool = True) -> FixResult:
+        """Run the whole protocol for ``plan`` (the caller has shown it and got a yes)."""
+        self._events = []
+        shown = plan.commands
+        if dry_run:
+            self._emit(Step.PLAN, StepState.OK, "dry run: nothing was changed")
+            return FixResult(Outcome.DRY_RUN, f"{plan.title}: dry run, nothing changed.", plan,
+                             steps=tuple(self._events))
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        backup_id = f"{stamp}-{plan.fix_id}-{secrets.token_hex(2)}"
+        bdir = f"{BACKUP_ROOT}/{backup_id}"
+        after = self.revert_after or (REVERT_AFTER_SSH if plan.cuts_ssh else REVERT_AFTER)
+        before_listen = None
+        changed = False
+        try:
+            # ---- backup + timed revert (one round trip), refusing if files moved since the plan
+            self._emit(Step.BACKUP, StepState.STARTED, bdir)
+            out = await self._run(Step.BACKUP, ["sh", "-c", _BACKUP, "mailtui-backup", bdir, str(after), *plan.files],
+                                  input=restore_script(bdir, plan))
+            await self._write_meta(bdir, plan, backup_id, "applying")
+            current = _parse_hashes(out)
+            moved = [p for p in plan.files if current.get(p) != _sha(plan.before[p])]
+            if moved:
+                raise StepFailed(Step.BACKUP, f"changed on the server since the plan: {', '.join(moved)}")
+            self._emit(Step.BACKUP, StepState.OK, f"{bdir} (timed revert in {after} s)")
+            before_listen = await self._listening(plan)
+            # ---- apply
+            self._emit(Step.APPLY, StepState.STARTED, "; ".join(shown))
+            changed = True
+            for argv in postconf_commands(plan.edits):
+                await self._run(Step.APPLY, argv)
+            for path, content in plan.after.items():
+                if path in _postconf_files(plan):
+                    continue
+                if content is None:
+                    await self._run(Step.APPLY, ["rm", "-f", "--", path])
+                else:
+                    await self.transport.write_file(path, content, sudo=True)
+            hashes = _parse_hashes(await self._run(Step.APPLY, ["sh", "-c", _HASHES, "x", *plan.files]))
+            wrong = [p for p in plan.files if hashes.get(p) != _sha(plan.after[p])]
+            if wrong:
+                raise StepFailed(Step.APPLY, f"the files differ from the plan after applying: {', '.join(wrong)}")
+            self._emit(Step.APPLY, StepState.OK, "files are exactly as planned")
+            # ---- validate
+            self._emit(Step.VALIDATE, StepState.STARTED)
+            for service in plan.services:
+                await self._run(Step.VALIDATE, validate_argv(service, plan))
+            self._emit(Step.VALIDATE, StepState.OK, ", ".join(" ".join(validate_argv(s, plan)[:2]) for s in plan.services))
+            # ---- reload
+            self._emit(Step.RELOAD, StepState.STARTED)
+            for service in plan.services:
+                await self._run(Step.RELOAD, self.reload_command(service, plan))
+            self._emit(Step.RELOAD, StepState.OK)
+            # ---- verify
+            self._emit(Step.VERIFY, StepState.STARTED)
+            findings = await self._verify(plan, before_listen, verify_rules)
+            self._emit(Step.VERIFY, StepState.OK, "rule passes, services listen" if verify_rules else "services listen")
+            # ---- fresh login
+            if plan.cuts_ssh:
+                self._emit(Step.LOGIN, StepState.STARTED)
+                try:
+                    await self.login_check()
+                except TransportError as exc:
+                    raise StepFailed(Step.LOGIN, f"a fresh SSH login failed: {exc.message}") from None
+                except OSError as exc:
+                    raise StepFailed(Step.LOGIN, f"a fresh SSH login failed: {exc}") from None
+                self._emit(Step.LOGIN, StepState.OK)
+            # ---- disarm
+            await self._run(Step.DISARM, ["sh", "-c", _DISARM, "x", bdir])
+            self._emit(Step.DISARM, StepState.OK)
+            await self._write_meta(bdir, plan, backup_id, "applied")
+        except (StepFailed, TransportError) as exc:
+            step = exc.step if isinstance(exc, StepFailed) else self._current_step()
+            message = exc.message
+            self._emit(step, StepState.FAILED, message)
+            if not changed:
+                await self._disarm_quietly(bdir)
+                return await self._finish(plan, Outcome.FAILED, f"{plan.title} failed at {step.value}: {message}. "
+                                          "Nothing was changed.", backup_id)
+            return await self._rollback(plan, bdir, backup_id, step, message)
+        return await self._finish(plan, Outcome.APPLIED, f"{plan.title}: applied and verified "
+                                  f"(backup {backup_id}).", backup_id, findings)
+
+    def reload_command(self, service: Service, plan: FixPlan) -> list[str]:
+        """The reload command (a method so tests can make a reload fail for real)."""
+        return reload_argv(service, plan)
+
+    def _current_step(self) -> Step:
+        started = [e.step for e in self._events if e.state == StepState.STARTED]
+        return started[-1] if started else Step.PLAN
+
+    async def _listening(self, plan: FixPlan) -> set[int]:
+        facts = await gather(self.transport, ("listeners",))
+        return {l.port for l in facts.listeners or () if _serves(l, plan.services)}
+
+    async def _verify(self, plan: FixPlan, before_listen: set[int] | None, verify_rules: bool) -> tuple:
+        deadline = time.monotonic() + self.verify_timeout
+        problem = ""
+        while True:
+            facts = await gather(self.transport, CONFIG_PROBES)
+            now_listen = {l.port for l in facts.listeners or () if _serves(l, plan.services)}
+            missing = sorted((before_listen or set()) - now_listen)
+            findings = tuple(evaluate(facts, only=set(plan.rules))) if verify_rules else ()
+            failing = [f for f in findings if f.status in (Status.FAIL, Status.WARN, Status.ERROR)]
+            if missing:
+                problem = f"ports no longer listening: {', '.join(map(str, missing))}"
+            elif failing:
+                problem = "the rule still fails: " + "; ".join(f"{f.id} {f.target}: {f.evidence}" for f in failing[:3])
+            else:
+                return findings
+            if time.monotonic() > deadline or (failing and not missing):
+                raise StepFailed(Step.VERIFY, problem)
+            await asyncio.sleep(0.5)
+
+    async def _rollback(self, plan: FixPlan, bdir: str, backup_id: str, step: Step, message: str) -> FixResult:
+        self._emit(Step.RESTORE, StepState.STARTED, f"restoring from {bdir}")
+        deadline = time.monotonic() + 60
+        last = ""
+        while True:
+            try:
+                await self._run(Step.RESTORE, ["sh", f"{bdir}/restore.sh"], timeout=90)
+                hashes = _parse_hashes(await self._run(Step.RESTORE, ["sh", "-c", _HASHES, "x", *plan.files]))
+                wrong = [p for p in plan.files if hashes.get(p) != _sha(plan.before[p])]
+                if wrong:
+                    raise StepFailed(Step.RESTORE, f"not identical after restore: {', '.join(wrong)}")
+                await self._run(Step.RESTORE, ["sh", "-c", _DISARM, "x", bdir])
+                await self._write_meta(bdir, plan, backup_id, "rolled back")
+                self._emit(Step.RESTORE, StepState.OK, "files restored byte for byte, services reloaded")
+                return await self._finish(plan, Outcome.ROLLED_BACK,
+                                          f"{plan.title} failed at {step.value} ({message}); the previous "
+                                          f"configuration was restored byte for byte and reloaded.", backup_id)
+            except ConnectionLost as exc:
+                last = exc.message
+            except (StepFailed, TransportError) as exc:
+                last = exc.message
+                if not getattr(exc, "retryable", False) and not isinstance(exc, StepFailed):
+                    break
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        self._emit(Step.RESTORE, StepState.FAILED, last)
+        return await self._finish(plan, Outcome.REVERT_PENDING,
+                                  f"{plan.title} failed at {step.value} ({message}) and mailtui could not restore "
+                                  f"now ({last}); the server restores {bdir} by itself when its timed revert fires.",
+                                  backup_id)
+
+    async def _disarm_quietly(self, bdir: str) -> None:
+        try:
+            await self.transport.run(["sh", "-c", _DISARM, "x", bdir], sudo=True, timeout=30)
+        except TransportError:
+            pass
+
+    async def _write_meta(self, bdir: str, plan: FixPlan, backup_id: str, status: str) -> None:
+        meta = {"id": backup_id, "fix": plan.fix_id, "rules": list(plan.rules), "status": status,
+                "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "files": list(plan.files), "undo_of": plan.undo_of, "target": plan.target}
+        try:
+            await self.transport.run(["sh", "-c", 'cat > "$1/meta.json"', "x", bdir], sudo=True,
+                                     input=json.dumps(meta) + "\n", timeout=30)
+        except TransportError:
+            pass
+
+    async def _finish(self, plan: FixPlan, outcome: Outcome, message: str, backup_id: str | None,
+                      findings: tuple = ()) -> FixResult:
+        action = "undo" if plan.undo_of else "fix"
+        entry = audit.AuditEntry(action, self.transport.label, plan.fix_id, plan.commands, outcome.value,
+                                 f"{message} backup={backup_id}" if backup_id else message)
+        try:
+            written = await audit.record(self.transport, entry)
+            self._emit(Step.AUDIT, StepState.OK, written.server_log)
+        except (TransportError, OSError) as exc:
+            written = entry
+            self._emit(Step.AUDIT, StepState.FAILED, str(exc))
+        return FixResult(outcome, message, plan, backup_id, tuple(self._events), findings, written)
+
+
+def _postconf_files(plan: FixPlan) -> set[str]:
+    if not any(isinstance(e, (PostconfSet, MasterSet)) for e in plan.edits):
+        return set()
+    return {p for p in plan.after if p.endswith("/main.cf") or p.endswith("/master.cf")}
+
+
+_SERVICE_PROCESSES = {Service.POSTFIX: ("master", "smtpd"), Service.DOVECOT: ("dovecot",), Service.SSHD: ("sshd",)}
+
+
+def _serves(listener, services) -> bool:
+    return any(p in listener.processes for s in services for p in _SERVICE_PROCESSES[s])
+
+
+# ---------------------------------------------------------------- history / undo
+async def history(transport: Transport) -> list[HistoryItem]:
+    """The fixes applied on this server (its backups), newest first."""
+    script = f'for m in {BACKUP_ROOT}/*/meta.json; do [ -f "$m" ] && {{ cat "$m"; echo; }}; done; true'
+    result = await transport.run(["sh", "-c", script], sudo=True, timeout=30)
+    items = []
+    for line in result.stdout.splitlines():
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if not _ID.match(str(data.get("id", ""))):
+            continue
+        items.append(HistoryItem(data["id"], sanitize(str(data.get("fix", ""))), sanitize(str(data.get("time", ""))),
+                                 sanitize(str(data.get("status", ""))), tuple(sanitize(str(f)) for f in data.get("files", ())),
+                                 data.get("undo_of")))
+    return sorted(items, key=lambda i: i.id, reverse=True)
+
+
+async def plan_undo(transport: Transport, backup_id: str) -> FixPlan:
+    """A plan that puts back the files saved by ``backup_id`` (applied like any fix)."""
+    if not _ID.match(backup_id):
+        raise FixError(f"not a mailtui backup id: {backup_id!r}")
+    bdir = f"{BACKUP_ROOT}/{backup_id}"
+    items = {i.id: i for i in await history(transport)}
+    item = items.get(backup_id)
+    if item is None:
+        raise FixError(f"no backup {backup_id} on this server")
+    manifest = (await transport.read_file(f"{bdir}/manifest", sudo=True)).decode()
+    before: dict[str, bytes | None] = {}
+    after: dict[str, bytes | None] = {}
+    edits = []
+    for line in manifest.splitlines():
+        n, state, path = line.split(" ", 2)
+        before[path] = await _read_optional(transport, path)
+        after[path] = await transport.read_file(f"{bdir}/files/{n}", sudo=True) if state == "present" else None
+        edits.append(FileWrite(path, after[path]))
+    fx = FIXES.get(item.fix_id)
+    services = tuple(Service(s) for s in _services_of(item.files))
+    facts = await gather(transport, ("listeners", "sshd"))
+    inst = facts.own_sshd
+    cuts = Service.SSHD in services
+    sudo = "" if transport.is_root else "sudo "
+    return FixPlan(
+        fix_id=item.fix_id, title=f"Undo {fx.title if fx else item.fix_id}", rules=fx.rules if fx else (),
+        services=services, edits=tuple(edits), before=before, after=after, diff=unified_diff(before, after),
+        commands=tuple(f"{sudo}restore {p} from {bdir}" for p in before), warnings=(
+            "files changed after this fix (by later fixes or by hand) are put back to how they were before it",),
+        cuts_ssh=cuts, sshd_config=inst.config if inst and cuts else None,
+        sshd_pidfile=(inst.get("pidfile") or "/run/sshd.pid") if inst and cuts else None,
+        undo_of=backup_id, target=transport.label,
+    )
+
+
+def _services_of(files: tuple[str, ...]) -> list[str]:
+    out = []
+    for f in files:
+        s = "postfix" if "/postfix/" in f else "dovecot" if "dovecot" in f else "sshd" if "ssh" in f else None
+        if s and s not in out:
+            out.append(s)
+    return out
+
+
+async def apply_undo(transport: Transport, backup_id: str, **engine_options) -> FixResult:
+    plan = await plan_undo(transport, backup_id)
+    return await FixEngine(transport, **engine_options).apply(plan, verify_rules=False)
+
+
+__all__ = ["FixEngine", "FixPlan", "FixResult", "Outcome", "Step", "StepEvent", "StepState", "HistoryItem",
+           "plan_fix", "plan_undo", "apply_undo", "history", "replace", "field"]
