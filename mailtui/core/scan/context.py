@@ -14,8 +14,6 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import dns.asyncresolver
-
 from mailtui.core.scan.dnsq import DnsAnswer, query
 from mailtui.core.scan.model import Transcript
 from mailtui.core.scan.net import Limits, LineChannel, format_target, open_channel
@@ -29,7 +27,7 @@ class ScanContext:
     def __init__(
         self,
         options: ScanOptions,
-        resolver: dns.asyncresolver.Resolver,
+        resolver: Any,  # dns.asyncresolver.Resolver
         addresses: tuple[str, ...],
         server_name: str | None,
     ) -> None:

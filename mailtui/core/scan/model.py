@@ -7,7 +7,7 @@ sanitized when it enters a :class:`Transcript` (once, at the core boundary).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from mailtui.core.findings import Finding, Severity, Status, exit_code
