@@ -2,6 +2,7 @@
 
     mailtui [TARGET]                 start the app (no TARGET: this machine or the server list)
     mailtui facts [TARGET] [--json]  print what the server is
+    mailtui scan HOST [...]          probe a mail server from outside (see mailtui scan --help)
 
 TARGET is a saved server name, ``local``, a Host alias from ~/.ssh/config, or
 ``[user@]host[:port]``. Exit status: 0 success, 2 usage or configuration error,
@@ -26,7 +27,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONNECT = 3
 
-_SUBCOMMANDS = ("facts", "logs")
+_SUBCOMMANDS = ("facts", "logs", "scan")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--summary", action="store_true", help="counts per kind, top offenders, delivery stats instead")
     logs.add_argument("--json", action="store_true", help="JSON: one object per line (or one summary object)")
     _trust_option(logs)
+    from mailtui.scan_cli import add_scan_parser
+
+    add_scan_parser(sub)
     return parser
 
 
@@ -98,6 +102,10 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
     if args.command is None:
         return _run_app(config, args.target)
+    if args.command == "scan":
+        from mailtui.scan_cli import run_scan_cli
+
+        return run_scan_cli(args, config)
     if args.command == "logs" and args.file is not None:
         from mailtui.logs_cli import run_logs_file
 
