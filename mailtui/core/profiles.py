@@ -18,6 +18,12 @@ Example::
     agent = true
     jump = "admin@bastion.example.org"
     sudo = true
+
+    [servers.mail.scan]         # optional: how the Scan panel probes this server
+    source = "192.0.2.7"        # local address the probes come from
+    ca_file = "~/lab-ca.crt"    # extra CA to verify the server's certificate with
+    domain = "example.org"      # mail domain whose DNS records are checked
+    dkim_selector = "s2024"
 """
 
 from __future__ import annotations
@@ -95,6 +101,11 @@ class ServerProfile:
     jump: str | None = None
     #: Use ``sudo -n`` for commands that need root.
     sudo: bool = True
+    #: Scan panel options remembered for this server (``[servers.NAME.scan]``); None = default.
+    scan_source: str | None = None
+    scan_ca_file: str | None = None
+    scan_domain: str | None = None
+    scan_dkim_selector: str | None = None
 
     @property
     def address(self) -> str:
@@ -181,7 +192,7 @@ def _parse_server(name: str, value: object, path: Path) -> ServerProfile:
     if not _NAME_RE.match(name):
         raise ConfigError(path, prefix, "a server name may use letters, digits, '.', '_' and '-' only")
     table = _table(value, prefix, path)
-    _only_keys(table, {"host", "port", "user", "key", "agent", "jump", "sudo"}, prefix + ".", path)
+    _only_keys(table, {"host", "port", "user", "key", "agent", "jump", "sudo", "scan"}, prefix + ".", path)
     if "host" not in table:
         raise ConfigError(path, f"{prefix}.host", "is missing")
     host = _string(table, "host", prefix, path)
@@ -203,7 +214,32 @@ def _parse_server(name: str, value: object, path: Path) -> ServerProfile:
     jump = _string(table, "jump", prefix, path) if "jump" in table else None
     agent = _bool(table, "agent", prefix, path, True)
     sudo = _bool(table, "sudo", prefix, path, True)
-    return ServerProfile(name=name, host=host, port=port, user=user, key=key, agent=agent, jump=jump, sudo=sudo)
+    scan = _parse_scan(table.get("scan", {}), f"{prefix}.scan", path)
+    return ServerProfile(name=name, host=host, port=port, user=user, key=key, agent=agent, jump=jump, sudo=sudo, **scan)
+
+
+_SCAN_KEYS = ("source", "ca_file", "domain", "dkim_selector")
+
+
+def _parse_scan(value: object, prefix: str, path: Path) -> dict[str, str | None]:
+    """``[servers.NAME.scan]``: every key optional (a missing table or key is the default)."""
+    table = _table(value, prefix, path)
+    _only_keys(table, set(_SCAN_KEYS), prefix + ".", path)
+    out: dict[str, str | None] = {}
+    for key in _SCAN_KEYS:
+        text = _string(table, key, prefix, path) if key in table else None
+        if key == "source" and text is not None:
+            try:
+                text = str(ipaddress.ip_address(text))
+            except ValueError:
+                raise ConfigError(path, f"{prefix}.source", f"{text!r} is not an IP address") from None
+        if key == "domain" and text is not None:
+            try:
+                text = validate_host(text)
+            except ValueError as exc:
+                raise ConfigError(path, f"{prefix}.domain", str(exc)) from None
+        out[f"scan_{key}"] = text
+    return out
 
 
 def config_to_toml(config: Config) -> dict:
@@ -220,6 +256,9 @@ def config_to_toml(config: Config) -> dict:
         if s.jump:
             entry["jump"] = s.jump
         entry["sudo"] = s.sudo
+        scan = {key: getattr(s, f"scan_{key}") for key in _SCAN_KEYS if getattr(s, f"scan_{key}")}
+        if scan:
+            entry["scan"] = scan
         servers[s.name] = entry
     settings: dict[str, object] = {"known_hosts": config.settings.known_hosts}
     if config.settings.theme:

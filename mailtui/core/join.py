@@ -1,0 +1,516 @@
+"""The join: a scan finding tied to the server's config line, its checklist rule, its log lines.
+
+Scan, checks and logs do not import each other (DESIGN.md); this one small module sits
+above the three and ties them together for a connected server:
+
+- :func:`config_for` looks up the settings a :class:`~mailtui.core.findings.Finding` names
+  (``finding.config``) in what the checklist's gatherer read (``postconf``, ``postconf -M/-P``,
+  ``doveconf -n``, ``sshd -T``), per listener: a finding on port 587 is answered by the
+  ``submission`` service's ``-o`` override when it has one, else by main.cf;
+- :func:`checklist_rule` names the checklist rule that grades (and fixes) the same thing;
+- :func:`match_log_lines` ties the server's log lines to the probes that caused them:
+  by the scanner's source address, the probe's time window, the listener the line came
+  from and, for Postfix sessions, the commands counted on the ``disconnect`` line against
+  the commands the probe's transcript sent (probe groups run at the same time, so time and
+  port alone are often ambiguous); :func:`read_scan_logs` reads the lines first.
+
+Everything but :func:`read_scan_logs` is pure. No Textual or Rich import.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from mailtui.core.checks.gather import CheckFacts, MasterService
+from mailtui.core.facts import LogSource
+from mailtui.core.findings import Finding
+from mailtui.core.logs.classify import LogClassifier
+from mailtui.core.logs.events import LogEvent
+from mailtui.core.logs.reading import read_recent
+from mailtui.core.logs.records import RecordParser
+from mailtui.core.scan.model import Direction, ProbeRecord, ScanReport
+from mailtui.core.text import sanitize
+from mailtui.core.transport.base import Transport
+from mailtui.core.transport.errors import TransportError
+
+__all__ = [
+    "CHECKLIST_RULES",
+    "ConfigRef",
+    "LogMatch",
+    "ProbeLogs",
+    "checklist_rule",
+    "config_for",
+    "finding_port",
+    "match_log_lines",
+    "read_scan_logs",
+    "scanner_addresses",
+]
+
+# ----------------------------------------------------------------------------- checklist
+#: Scan finding id -> the checklist rule that grades the same thing from the inside (and
+#: carries its fix). A dict picks by listener port where the rule differs per port (None: other ports).
+CHECKLIST_RULES: dict[str, str | dict[int | None, str]] = {
+    "relay.open_relay": "smtp.open_relay",
+    "enum.vrfy": "smtp.vrfy",
+    "enum.rcpt": "smtp.unknown_recipients",
+    "smtp.banner_disclosure": "smtp.banner",
+    "smtp.helo_required": "smtp.helo_required",
+    "smtp.starttls": "tls.smtp_offered",
+    "smtp.auth_before_tls": "smtp.auth_after_tls",
+    "smtp.submission_tls_required": "submission.tls_required",
+    "smtp.submission_auth_required": "submission.auth_required",
+    "smtp.submission_auth_offered": "submission.enabled",
+    "spoof.local_sender": "smtp.own_domain_spoofing",
+    "tls.versions": {25: "tls.smtp_protocols", 465: "tls.submission_protocols", 587: "tls.submission_protocols",
+                     None: "tls.dovecot_protocols"},
+    "tls.ciphers": {25: "tls.postfix_ciphers", 465: "tls.postfix_ciphers", 587: "tls.postfix_ciphers",
+                    None: "tls.dovecot_ciphers"},
+    "cert.trust": "tls.cert_chain",
+    "cert.name": "tls.cert_hostname",
+    "cert.expiry": "tls.cert_expiry",
+    "imap_pop.banner_disclosure": "imap.login_greeting",
+    "imap_pop.starttls": "imap.ssl_required",
+    "imap_pop.plaintext_login": "imap.plaintext_auth",
+    "ssh.password_auth": "ssh.password_auth",
+    "ssh.host_keys": "ssh.weak_algorithms",
+    "ports.admin_exposed": "exposure.admin_ports",
+    "ports.database_exposed": "exposure.admin_ports",
+    "ports.ssh_exposed": "ssh.password_auth",
+    "dnsbl.listed": "smtp.rbl",
+}
+
+
+def finding_port(finding: Finding) -> int | None:
+    """The listener port a finding is about (``127.0.0.1:587`` -> 587), or None."""
+    match = re.search(r":(\d{1,5})$", finding.target)
+    return int(match.group(1)) if match else None
+
+
+def checklist_rule(finding: Finding) -> str | None:
+    """The id of the checklist rule that grades what ``finding`` saw from outside, or None."""
+    rule = CHECKLIST_RULES.get(finding.id)
+    if isinstance(rule, dict):
+        port = finding_port(finding)
+        return rule.get(port, rule.get(None))
+    return rule
+
+
+# -------------------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class ConfigRef:
+    """One setting a finding names, as the connected server has it.
+
+    ``where`` is ``main.cf``, ``master.cf SERVICE`` (a ``-o`` override), ``dovecot``,
+    ``sshd`` or ``""`` when mailtui did not read it; ``explicit`` says whether the admin set
+    it (``postconf -n``, a ``-o`` override, ``doveconf -n``) or it is the default.
+    """
+
+    name: str  # as the finding named it
+    where: str = ""
+    parameter: str = ""
+    value: str | None = None
+    explicit: bool = False
+    note: str = ""
+
+    @property
+    def found(self) -> bool:
+        return self.value is not None
+
+    def render(self) -> str:
+        """One line: ``master.cf submission -o smtpd_tls_protocols=>=TLSv1.2``, ``main.cf x = y (default)``."""
+        if self.value is None:
+            return f"{self.name}: {self.note or 'not read from the server'}"
+        if self.where.startswith("master.cf"):
+            text = f"{self.where} -o {self.parameter}={self.value}"
+        else:
+            text = f"{self.where} {self.parameter} = {self.value}".strip()
+            if not self.explicit:
+                text += " (default, not set)"
+        return f"{text}  ({self.note})" if self.note else text
+
+
+_PARAM = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_MASTER = re.compile(r"^master\.cf (\S+) -o ([A-Za-z0-9_]+)(?:\s*=\s*(.*))?$")
+_FAIL2BAN = re.compile(r"^fail2ban jail(?: (\S+))?$")
+_DOVECOT_PORTS = {110, 143, 993, 995, 4190}
+_SMTP_PORTS = {25, 465, 587}
+
+
+def _service_for_port(facts: CheckFacts, port: int | None) -> MasterService | None:
+    if facts.postfix is None or port is None:
+        return None
+    return next((s for s in facts.postfix.smtpd_services if s.port == port), None)
+
+
+def _postfix_ref(name: str, param: str, facts: CheckFacts, service: MasterService | None, note: str = "") -> ConfigRef:
+    postfix = facts.postfix
+    assert postfix is not None
+    if service is not None and param in service.overrides:
+        return ConfigRef(name, f"master.cf {service.name}", param, sanitize(service.overrides[param]), True, note)
+    if param in postfix.main or param in postfix.explicit:
+        value = postfix.explicit.get(param, postfix.main.get(param, ""))
+        return ConfigRef(name, "main.cf", param, sanitize(value), param in postfix.explicit, note)
+    return ConfigRef(name, "main.cf", param, None, False, note or "not a Postfix parameter this server knows")
+
+
+def _dovecot_ref(name: str, param: str, facts: CheckFacts) -> ConfigRef | None:
+    dovecot = facts.dovecot
+    if dovecot is None or (param not in dovecot.settings and param not in dovecot.explicit):
+        return None
+    value = dovecot.explicit.get(param, dovecot.settings.get(param, ""))
+    return ConfigRef(name, "dovecot", param, sanitize(value), param in dovecot.explicit)
+
+
+def _sshd_ref(name: str, param: str, facts: CheckFacts) -> ConfigRef | None:
+    sshd = facts.own_sshd
+    if sshd is None or param.lower() not in sshd.settings:
+        return None
+    values = sshd.settings[param.lower()]
+    # sshd -T prints every effective setting; whether the admin wrote it is not known.
+    return ConfigRef(name, "sshd", param, sanitize(" ".join(values)), True, f"sshd -T of {sanitize(sshd.config)}")
+
+
+def _resolve(name: str, facts: CheckFacts, port: int | None) -> list[ConfigRef]:
+    master = _MASTER.match(name)
+    if master:
+        if facts.postfix is None:
+            return [ConfigRef(name, note="Postfix's configuration was not read")]
+        service_name, param = master.group(1), master.group(2)
+        service = facts.postfix.service(service_name)
+        if service is None:
+            return [ConfigRef(name, "master.cf", param, None, False, f"no {service_name} service in master.cf")]
+        if param in service.overrides:
+            return [_postfix_ref(name, param, facts, service)]
+        return [_postfix_ref(name, param, facts, None, f"no -o override in master.cf {service_name}: main.cf applies")]
+    fail2ban = _FAIL2BAN.match(name)
+    if fail2ban:
+        state = facts.fail2ban
+        if state is None:
+            return [ConfigRef(name, note="fail2ban's state was not read")]
+        jail = fail2ban.group(1)
+        if not state.running:
+            return [ConfigRef(name, "fail2ban", jail or "", "not running", False)]
+        value = ", ".join(state.jails) if jail is None else ("active" if jail in state.jails else "no such jail")
+        return [ConfigRef(name, "fail2ban", f"jail {jail}" if jail else "jails", value, True)]
+    if "*" in name and _PARAM.match(name.replace("*", "x")) and facts.postfix is not None:
+        hits = sorted(p for p in facts.postfix.explicit if fnmatch.fnmatchcase(p, name))
+        if not hits:
+            return [ConfigRef(name, "main.cf", name, None, False, "none set in main.cf")]
+        return [_postfix_ref(name, p, facts, _service_for_port(facts, port)) for p in hits]
+    # "smtpd_tls_exclude_ciphers = aNULL": a parameter with the value that fixes it.
+    param = name.split("=", 1)[0].strip() if "=" in name else name
+    if not _PARAM.match(param):
+        return [ConfigRef(name, note="not read by mailtui")]
+    order: list[str]
+    if port in _DOVECOT_PORTS:
+        order = ["dovecot", "postfix", "sshd"]
+    elif port in _SMTP_PORTS:
+        order = ["postfix", "dovecot", "sshd"]
+    elif param[:1].isupper():
+        order = ["sshd", "postfix", "dovecot"]
+    else:
+        order = ["postfix", "dovecot", "sshd"]
+    for kind in order:
+        ref: ConfigRef | None = None
+        if kind == "postfix" and facts.postfix is not None and (
+                param in facts.postfix.main or param in facts.postfix.explicit):
+            ref = _postfix_ref(name, param, facts, _service_for_port(facts, port))
+        elif kind == "dovecot":
+            ref = _dovecot_ref(name, param, facts)
+        elif kind == "sshd":
+            ref = _sshd_ref(name, param, facts)
+        if ref is not None:
+            return [ref]
+    return [ConfigRef(name, note="not set on this server (or not read)")]
+
+
+def config_for(finding: Finding, facts: CheckFacts | None) -> tuple[ConfigRef, ...]:
+    """The server's values of the settings ``finding.config`` names (duplicates dropped)."""
+    if not finding.config:
+        return ()
+    if facts is None:
+        return tuple(ConfigRef(name, note="the server's configuration was not read") for name in finding.config)
+    port = finding_port(finding)
+    out: list[ConfigRef] = []
+    seen: set[tuple[str, str]] = set()
+    for name in finding.config:
+        for ref in _resolve(name, facts, port):
+            key = (ref.where, ref.parameter) if ref.value is not None else ("?", ref.name)
+            if key not in seen:
+                seen.add(key)
+                out.append(ref)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------------- logs
+@dataclass(frozen=True)
+class LogMatch:
+    """One server log line a probe caused (or may have caused: ``shared_with`` names the others)."""
+
+    line: str  # sanitized, ready to show
+    time: _dt.datetime | None
+    session: str  # "postfix/smtpd[1234]" for a Postfix session, else the program
+    shared_with: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProbeLogs:
+    """The server's log lines of one scan, by probe group."""
+
+    by_group: dict[str, tuple[LogMatch, ...]] = field(default_factory=dict)
+    #: The scanner's lines in the scan's time window that fit no probe.
+    unmatched: tuple[LogMatch, ...] = ()
+    #: The addresses the lines were matched on, the window (UTC), the sources read.
+    addresses: tuple[str, ...] = ()
+    window: tuple[_dt.datetime, _dt.datetime] | None = None
+    sources: tuple[str, ...] = ()
+    #: Why some lines could not be read (one entry per source).
+    problems: tuple[str, ...] = ()
+
+    def for_group(self, group: str) -> tuple[LogMatch, ...]:
+        return self.by_group.get(group, ())
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.by_group.values())
+
+
+#: The listener port of a log line, by the service the classifier named.
+_SERVICE_PORTS: dict[str, frozenset[int]] = {
+    "smtpd": frozenset({25}),
+    "smtp": frozenset({25}),
+    "postscreen": frozenset({25}),
+    "submission": frozenset({587}),
+    "smtps": frozenset({465}),
+    "submissions": frozenset({465}),
+    "imap": frozenset({143, 993}),
+    "imap-login": frozenset({143, 993}),
+    "pop3": frozenset({110, 995}),
+    "pop3-login": frozenset({110, 995}),
+    "managesieve": frozenset({4190}),
+    "sshd": frozenset({22}),
+}
+_PORT_IN_TEXT = re.compile(r":(\d{1,5})\b")
+_POSTFIX_STATS = re.compile(r"\bdisconnect from \S+(?P<stats>(?: [a-z]+=\d+(?:/\d+)?)+)\s*$")
+_STAT = re.compile(r"([a-z]+)=(?:\d+/)?(\d+)")
+#: The commands Postfix counts by name on its ``disconnect`` line (EXPN and the rest are "unknown").
+_SMTP_VERBS = {"helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "bdat", "rset", "noop", "vrfy", "etrn",
+               "quit", "xclient", "xforward"}
+
+
+def _probe_ports(record: ProbeRecord, ssh_ports: Iterable[int] = ()) -> frozenset[int] | None:
+    """The ports a probe group talked to; None when it touched every port (the port scan)."""
+    if record.group == "ports":
+        return None
+    ports = {int(p) for p in _PORT_IN_TEXT.findall(record.target)}
+    for label, _lines in record.transcripts:
+        ports.update(int(p) for p in _PORT_IN_TEXT.findall(label))
+    if record.group == "ssh":
+        ports.update(ssh_ports)
+    return frozenset(ports)
+
+
+def transcript_fingerprints(record: ProbeRecord) -> list[Counter]:
+    """The SMTP commands each connection of a probe sent, counted the way Postfix logs them."""
+    out: list[Counter] = []
+    for _label, lines in record.transcripts:
+        current: Counter | None = None
+        for line in lines:
+            if line.direction == Direction.NOTE and line.text.startswith("connect to "):
+                if current is not None:
+                    out.append(current)
+                current = Counter()
+            elif line.direction == Direction.SENT:
+                if current is None:
+                    current = Counter()
+                verb = line.text.split(" ", 1)[0].split(":", 1)[0].lower()
+                current[verb if verb in _SMTP_VERBS else "unknown"] += 1
+        if current is not None:
+            out.append(current)
+    if record.group == "ports":
+        out.append(Counter())  # connect and close: "commands=0"
+    return out
+
+
+def postfix_fingerprint(line: str) -> Counter | None:
+    """``disconnect from x[ip] ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4`` -> the commands tried."""
+    match = _POSTFIX_STATS.search(line)
+    if not match:
+        return None
+    counts: Counter = Counter()
+    for name, total in _STAT.findall(match.group("stats")):
+        if name != "commands":
+            counts[name] += int(total)
+    return counts
+
+
+def _line_ports(event: LogEvent, ssh_ports: frozenset[int]) -> frozenset[int] | None:
+    if event.service == "sshd":
+        return ssh_ports or _SERVICE_PORTS["sshd"]
+    return _SERVICE_PORTS.get(event.service)
+
+
+@dataclass
+class _Session:
+    key: str
+    events: list[LogEvent]
+    fingerprint: Counter | None = None
+
+
+def match_log_lines(
+    report: ScanReport,
+    events: Iterable[LogEvent],
+    addresses: Iterable[str],
+    *,
+    ssh_ports: Iterable[int] = (),
+    skew: float = 2.0,
+    sources: Sequence[str] = (),
+    problems: Sequence[str] = (),
+) -> ProbeLogs:
+    """Tie ``events`` (the server's classified log lines) to the probes of ``report``.
+
+    A line is the scanner's when its remote address is one of ``addresses`` and its time
+    lies in the scan's window (``skew`` seconds of slack for clocks and whole-second
+    timestamps). Postfix lines are taken together per session (pid, ``connect`` to
+    ``disconnect``). A session belongs to the probes whose window it overlaps and whose
+    ports include its listener; among those, the ones with a connection that sent exactly
+    the commands the ``disconnect`` line counts win. What stays ambiguous is listed under
+    every candidate with ``shared_with`` naming the others.
+    """
+    wanted = {_normal_ip(a) for a in addresses if a}
+    ssh = frozenset(ssh_ports)
+    start = _dt.datetime.fromtimestamp(report.started_at, _dt.timezone.utc)
+    window = (start - _dt.timedelta(seconds=skew), start + _dt.timedelta(seconds=report.duration + skew + 1))
+    probes = [(r, _probe_ports(r, ssh), transcript_fingerprints(r),
+               (report.started_at + r.started - skew - 1, report.started_at + r.started + r.duration + skew))
+              for r in report.probes]
+    # sessions: Postfix lines by (program, pid) from connect to disconnect; other lines alone
+    sessions: list[_Session] = []
+    open_sessions: dict[tuple[str, int], _Session] = {}
+    for event in events:
+        time = event.record.time
+        if time is None or not window[0] <= time <= window[1]:
+            continue
+        program, pid = event.record.program, event.record.pid
+        postfix = program.startswith("postfix") and pid is not None
+        key = (program, pid or 0)
+        session = open_sessions.get(key) if postfix else None
+        if event.remote_ip is None or _normal_ip(event.remote_ip) not in wanted:
+            # A line of the scanner's session without an address (rare) still belongs to it.
+            if session is not None and session.events:
+                session.events.append(event)
+            continue
+        if postfix:
+            if session is None or " connect from " in f" {event.record.message}":
+                session = _Session(f"{program}[{pid}]", [])
+                open_sessions[key] = session
+                sessions.append(session)
+            session.events.append(event)
+            fingerprint = postfix_fingerprint(event.record.message)
+            if fingerprint is not None:
+                session.fingerprint = fingerprint
+                del open_sessions[key]
+        else:
+            sessions.append(_Session(program, [event]))
+    by_group: dict[str, list[LogMatch]] = {}
+    unmatched: list[LogMatch] = []
+    for session in sessions:
+        times = [e.record.time.timestamp() for e in session.events if e.record.time is not None]
+        first, last = min(times), max(times)
+        ports = _line_ports(session.events[0], ssh)
+        candidates = [
+            (record, prints) for record, probe_ports, prints, (lo, hi) in probes
+            if lo <= last + 1 and first <= hi
+            and (probe_ports is None or ports is None or probe_ports & ports)
+        ]
+        if session.fingerprint is not None and len(candidates) > 1:
+            exact = [c for c in candidates if session.fingerprint in c[1]]
+            if exact:
+                candidates = exact
+        if len(candidates) > 1:
+            # The port scan only connects: it explains a session only when nothing else does.
+            others = [c for c in candidates if c[0].group != "ports"]
+            if others and session.fingerprint != Counter():
+                candidates = others
+        groups = tuple(dict.fromkeys(record.group for record, _ in candidates))
+        for event in session.events:
+            match = LogMatch(event.display_line, event.record.time, session.key)
+            if not groups:
+                unmatched.append(match)
+            for group in groups:
+                shared = tuple(g for g in groups if g != group)
+                by_group.setdefault(group, []).append(
+                    LogMatch(match.line, match.time, match.session, shared))
+    return ProbeLogs(
+        by_group={g: tuple(v) for g, v in by_group.items()},
+        unmatched=tuple(unmatched),
+        addresses=tuple(sorted(wanted)),
+        window=window,
+        sources=tuple(sources),
+        problems=tuple(problems),
+    )
+
+
+def _normal_ip(text: str) -> str:
+    try:
+        ip = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return text
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip)
+
+
+def scanner_addresses(source: str | None, target_addresses: Iterable[str], own: Iterable[str] = ()) -> tuple[str, ...]:
+    """The addresses the server sees the scan come from.
+
+    ``--source`` when given; else the addresses the admin is connected from (``own``),
+    plus the loopback addresses when the scan targets the machine itself.
+    """
+    if source:
+        return (_normal_ip(source),)
+    out = [_normal_ip(a) for a in own]
+    for address in target_addresses:
+        try:
+            if ipaddress.ip_address(address.strip("[]")).is_loopback:
+                out += ["127.0.0.1", "::1"]
+        except ValueError:
+            continue
+    return tuple(dict.fromkeys(out))
+
+
+async def read_scan_logs(
+    transport: Transport,
+    sources: Sequence[LogSource],
+    report: ScanReport,
+    addresses: Iterable[str],
+    *,
+    ssh_ports: Iterable[int] = (),
+    lines: int = 5000,
+    tz: _dt.tzinfo | None = None,
+) -> ProbeLogs:
+    """Read the last ``lines`` lines of each log source and match them to the scan's probes.
+
+    ``tz`` is the zone of the server's year-less syslog dates (UTC by default, as the logs
+    panel assumes). A source that cannot be read is a ``problems`` entry, not an error.
+    """
+    events: list[LogEvent] = []
+    problems: list[str] = []
+    now = _dt.datetime.now(tz or _dt.timezone.utc)
+    for source in sources:
+        try:
+            text = await read_recent(transport, source, lines)
+        except TransportError as exc:
+            problems.append(exc.message)
+            continue
+        classifier = LogClassifier(parser=RecordParser(now=now, tz=tz, program_hint=None))
+        events.extend(classifier.classify_lines(text.lines))
+    events.sort(key=lambda e: e.record.time.timestamp() if e.record.time else 0.0)
+    return match_log_lines(report, events, addresses, ssh_ports=ssh_ports,
+                           sources=[s.name for s in sources], problems=problems)
