@@ -1,0 +1,140 @@
+"""``mailtui check`` and ``mailtui fix``: the checklist and its fixes without the app.
+
+Same core functions as the Checklist panel: :func:`mailtui.core.checks.gather.gather`,
+:func:`mailtui.core.checks.registry.evaluate` and the fix engine
+(:mod:`mailtui.core.checks.engine`). Exit status: check 0 when nothing fails, 1 when a
+rule fails; fix 0 when applied (or dry run), 1 when rolled back or refused; 2 usage;
+3 the server could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from mailtui.core.checks.engine import FixEngine, Outcome, StepEvent, apply_undo, history, plan_fix
+from mailtui.core.checks.fixes import FixError
+from mailtui.core.checks.gather import gather
+from mailtui.core.checks.registry import evaluate
+from mailtui.core.findings import exit_code
+from mailtui.core.profiles import Config
+from mailtui.core.target import Target
+from mailtui.core.transport import TransportError
+
+EXIT_FIX_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CONNECT = 3
+
+
+def add_parsers(sub, trust_option) -> None:
+    check = sub.add_parser("check", help="grade the server's configuration against the hardening rules")
+    check.add_argument("target", nargs="?", metavar="TARGET", help="server to check (default: this machine)")
+    check.add_argument("--json", action="store_true", help="print the findings as one JSON array")
+    check.add_argument("--all", action="store_true", help="also list the rules that pass")
+    trust_option(check)
+    fix = sub.add_parser("fix", help="apply one checklist fix (backup, validate, reload, verify, roll back on failure)")
+    fix.add_argument("rule", nargs="?", metavar="RULE_ID", help="the rule/fix id, e.g. smtp.vrfy")
+    fix.add_argument("target", nargs="?", metavar="TARGET", help="server (default: this machine)")
+    fix.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    fix.add_argument("--yes", action="store_true", help="apply without asking")
+    fix.add_argument("--undo", metavar="BACKUP_ID", help="undo an applied fix (see --history)")
+    fix.add_argument("--history", action="store_true", help="list the fixes applied on the server")
+    trust_option(fix)
+
+
+async def _connect(config: Config, target: Target, trust: str | None):
+    from mailtui.cli import connect_transport
+
+    return await connect_transport(config, target, trust)
+
+
+def run_check(config: Config, target: Target, args: argparse.Namespace) -> int:
+    return asyncio.run(_check(config, target, args))
+
+
+async def _check(config: Config, target: Target, args: argparse.Namespace) -> int:
+    try:
+        transport = await _connect(config, target, args.trust_host_key)
+    except TransportError as exc:
+        print(f"mailtui: {exc.message}", file=sys.stderr)
+        return EXIT_CONNECT
+    try:
+        facts = await gather(transport)
+    except TransportError as exc:
+        print(f"mailtui: {exc.message}", file=sys.stderr)
+        return EXIT_CONNECT
+    finally:
+        await transport.close()
+    findings = evaluate(facts)
+    if args.json:
+        print(json.dumps([f.to_json() for f in findings], indent=2, ensure_ascii=False))
+    else:
+        for note in facts.problems.values():
+            print(f"note: {note}")
+        for f in findings:
+            if f.status.value == "pass" and not args.all:
+                continue
+            where = f" [{f.target}]" if f.target else ""
+            fix = f"  (fix: mailtui fix {f.fix})" if f.fix else ""
+            print(f"{f.status.value.upper():5} {f.severity.value:8} {f.id}{where}: {f.evidence}{fix}")
+        counts = {s: sum(1 for f in findings if f.status.value == s) for s in ("fail", "warn", "info", "error", "pass")}
+        print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    return exit_code(findings)
+
+
+def run_fix(config: Config, target: Target, args: argparse.Namespace) -> int:
+    return asyncio.run(_fix(config, target, args))
+
+
+def _print_step(event: StepEvent) -> None:
+    print(f"  {event.step.value:<14} {event.state.value:<8} {event.message}", flush=True)
+
+
+async def _fix(config: Config, target: Target, args: argparse.Namespace) -> int:
+    try:
+        transport = await _connect(config, target, args.trust_host_key)
+    except TransportError as exc:
+        print(f"mailtui: {exc.message}", file=sys.stderr)
+        return EXIT_CONNECT
+    try:
+        if args.history:
+            for item in await history(transport):
+                print(f"{item.id}  {item.status:<12} {item.fix_id}  {', '.join(item.files)}")
+            return 0
+        if args.undo:
+            if not args.yes and not _confirm(f"Undo {args.undo}?"):
+                return EXIT_FIX_FAILED
+            result = await apply_undo(transport, args.undo, observer=_print_step)
+        else:
+            plan = await plan_fix(transport, args.rule)
+            print(f"{plan.title} ({plan.fix_id}) on {plan.target}")
+            print(plan.diff or "(no file changes)")
+            for command in plan.commands:
+                print(f"  $ {command}")
+            for warning in plan.warnings:
+                print(f"  ! {warning}")
+            if args.dry_run:
+                print("dry run: nothing changed")
+                return 0
+            if not args.yes and not _confirm("Apply?"):
+                return EXIT_FIX_FAILED
+            result = await FixEngine(transport, observer=_print_step).apply(plan)
+    except FixError as exc:
+        print(f"mailtui: {exc}", file=sys.stderr)
+        return EXIT_FIX_FAILED
+    except TransportError as exc:
+        print(f"mailtui: {exc.message}", file=sys.stderr)
+        return EXIT_CONNECT
+    finally:
+        await transport.close()
+    print(result.message)
+    return 0 if result.outcome in (Outcome.APPLIED, Outcome.DRY_RUN) else EXIT_FIX_FAILED
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        print("mailtui: not a terminal; pass --yes to apply", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
