@@ -27,7 +27,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONNECT = 3
 
-_SUBCOMMANDS = ("facts", "logs", "scan")
+_SUBCOMMANDS = ("facts", "logs", "check", "fix", "scan")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--summary", action="store_true", help="counts per kind, top offenders, delivery stats instead")
     logs.add_argument("--json", action="store_true", help="JSON: one object per line (or one summary object)")
     _trust_option(logs)
+    from mailtui.check_cli import add_parsers
+
+    add_parsers(sub, _trust_option)
     from mailtui.scan_cli import add_scan_parser
 
     add_scan_parser(sub)
@@ -117,6 +120,13 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
     if args.command == "facts":
         return asyncio.run(_facts(config, target, args))
+    if args.command in ("check", "fix"):
+        from mailtui import check_cli
+
+        if args.command == "fix" and not (args.rule or args.undo or args.history):
+            print("mailtui: give a RULE_ID, --undo BACKUP_ID or --history", file=sys.stderr)
+            return EXIT_USAGE
+        return check_cli.run_check(config, target, args) if args.command == "check" else check_cli.run_fix(config, target, args)
     if args.command == "logs":
         from mailtui.logs_cli import run_logs
 
