@@ -36,6 +36,7 @@ from mailtui.ui.dialogs import (
 from mailtui.core.logs.reading import pick_sources
 from mailtui.ui.paths import display_path
 from mailtui.ui.screens.logs import LogsScreen
+from mailtui.ui.screens.scan import ScanScreen
 from mailtui.ui.screens.server import ServerScreen
 from mailtui.ui.screens.servers import ServersScreen, target_name
 from mailtui.ui.session import Session
@@ -260,6 +261,15 @@ class MailtuiApp(App[None]):
         sources = pick_sources(session.facts.log_sources.items)
         self.push_screen(LogsScreen(session.transport, sources, label=session.transport.label, facts=session.facts))
 
+    def action_show_scan(self) -> None:
+        """Open the Scan panel of the connected server (on top of its Server screen)."""
+        session = self.session
+        if session is None or isinstance(self.screen, ScanScreen):
+            return
+        target = session.target
+        saved = self.config.server(target.name) if isinstance(target, ServerProfile) else None
+        self.push_screen(ScanScreen(session, profile=saved))
+
     def facts_for(self, transport: Transport) -> ServerFacts | None:
         """The newest facts of ``transport``'s server, when it is the connected one."""
         session = self.session
@@ -312,6 +322,8 @@ class MailtuiApp(App[None]):
             return self.can_give_sudo_password()
         if action == "show_logs":
             return self.can_show_logs()
+        if action == "show_scan":
+            return self.session is not None
         return True
 
     async def action_quit(self) -> None:

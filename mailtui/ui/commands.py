@@ -44,6 +44,8 @@ def palette_commands(app: MailtuiApp, screen: Screen | None = None) -> list[Pale
         if app.can_show_logs():
             commands.append(PaletteCommand("Logs", app.action_show_logs,
                                            f"Follow the mail and auth logs of {app.session.transport.label} live"))
+        commands.append(PaletteCommand("Scan", app.action_show_scan,
+                                       f"Probe {app.session.transport.label} from outside, tied to its config and logs"))
         if app.can_give_sudo_password():
             commands.append(PaletteCommand("Give sudo password", app.action_sudo_password,
                                            "Keep the sudo password in memory to read root-only facts"))

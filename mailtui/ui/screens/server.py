@@ -30,6 +30,8 @@ class ServerScreen(Screen[None]):
                 tooltip="sudo wants a password: give it (kept in memory only) to read root-only facts"),
         Binding("l", "app.show_logs", "Logs", id="server.logs",
                 tooltip="Follow this server's mail and auth logs live, classified and explained"),
+        Binding("o", "app.show_scan", "Scan", id="server.scan",
+                tooltip="Probe this server from outside (ports, SMTP, relay, TLS, DNS…), tied to its config and logs"),
     ]
 
     app: MailtuiApp
