@@ -35,6 +35,7 @@ from mailtui.ui.dialogs import (
 )
 from mailtui.core.logs.reading import pick_sources
 from mailtui.ui.paths import display_path
+from mailtui.ui.screens.checklist import ChecklistScreen
 from mailtui.ui.screens.logs import LogsScreen
 from mailtui.ui.screens.scan import ScanScreen
 from mailtui.ui.screens.server import ServerScreen
@@ -261,6 +262,24 @@ class MailtuiApp(App[None]):
         sources = pick_sources(session.facts.log_sources.items)
         self.push_screen(LogsScreen(session.transport, sources, label=session.transport.label, facts=session.facts))
 
+    def action_show_checklist(self) -> None:
+        """Open the Checklist panel of the connected server (on top of its Server screen)."""
+        session = self.session
+        if session is None or isinstance(self.screen, ChecklistScreen):
+            return
+        self.push_screen(ChecklistScreen(session.transport, label=session.transport.label))
+
+    def action_show_fix_history(self) -> None:
+        """The fixes applied on the connected server, over its Checklist panel (opened if needed)."""
+        session = self.session
+        if session is None:
+            return
+        checklist = self.screen
+        if not isinstance(checklist, ChecklistScreen):
+            checklist = ChecklistScreen(session.transport, label=session.transport.label)
+            self.push_screen(checklist)
+        checklist.action_history()
+
     def action_show_scan(self) -> None:
         """Open the Scan panel of the connected server (on top of its Server screen)."""
         session = self.session
@@ -323,6 +342,8 @@ class MailtuiApp(App[None]):
         if action == "show_logs":
             return self.can_show_logs()
         if action == "show_scan":
+            return self.session is not None
+        if action == "show_checklist":
             return self.session is not None
         return True
 

@@ -11,6 +11,7 @@ from textual.screen import Screen
 
 from mailtui.core.ban import Action, BanError, parse_ip
 from mailtui.core.target import LocalTarget
+from mailtui.ui.screens.checklist import ChecklistScreen, fixable
 from mailtui.ui.screens.logs import BanTarget, LogsScreen
 
 if TYPE_CHECKING:
@@ -44,6 +45,10 @@ def palette_commands(app: MailtuiApp, screen: Screen | None = None) -> list[Pale
         if app.can_show_logs():
             commands.append(PaletteCommand("Logs", app.action_show_logs,
                                            f"Follow the mail and auth logs of {app.session.transport.label} live"))
+        commands.append(PaletteCommand("Checklist", app.action_show_checklist,
+                                       f"Grade the configuration of {app.session.transport.label} and fix it"))
+        commands.append(PaletteCommand("Fix history", app.action_show_fix_history,
+                                       "The checklist fixes applied on this server; undo one"))
         commands.append(PaletteCommand("Scan", app.action_show_scan,
                                        f"Probe {app.session.transport.label} from outside, tied to its config and logs"))
         if app.can_give_sudo_password():
@@ -51,6 +56,8 @@ def palette_commands(app: MailtuiApp, screen: Screen | None = None) -> list[Pale
                                            "Keep the sudo password in memory to read root-only facts"))
     if isinstance(screen, LogsScreen):
         commands += _ban_commands(screen)
+    if isinstance(screen, ChecklistScreen):
+        commands += _fix_commands(screen)
     commands.append(PaletteCommand("Add server", app.action_add_server, "Save a new server profile"))
     return commands
 
@@ -71,6 +78,16 @@ def _ban_commands(screen: LogsScreen) -> list[PaletteCommand]:
                        "Block this address (shows the exact command and asks first)"),
         PaletteCommand(f"Unban {ip}", lambda: screen.request_ban(Action.UNBAN, chosen),
                        "Lift this address's ban (shows the exact command and asks first)"),
+    ]
+
+
+def _fix_commands(screen: ChecklistScreen) -> list[PaletteCommand]:
+    """``Fix: <rule title>`` for every failing rule with an automatic fix (previewed before it runs)."""
+    return [
+        # Rule titles are mailtui's own words (the registry), safe for the palette's highlighter.
+        PaletteCommand(f"Fix: {finding.title}", lambda fix_id=finding.fix: screen.request_fix(fix_id),
+                       f"Preview the fix {finding.fix}: the exact change first, then apply or cancel")
+        for finding in fixable(screen.findings)
     ]
 
 

@@ -152,7 +152,7 @@ class ChecklistScreen(Screen[None]):
                 tooltip="The fixes applied on this server; undo one from there"),
         Binding("e", "all_evidence", "All evidence", show=False, id="checklist.evidence",
                 tooltip="Show the full evidence of the highlighted rule"),
-        Binding("escape", "back", "Back", id="checklist.back", tooltip="Back to the Server screen"),
+        Binding("escape", "back", "Server", id="checklist.back", tooltip="Back to the Server screen"),
         Binding("s", "back", "Server", show=False, id="checklist.server", tooltip="Back to the Server screen"),
     ]
 

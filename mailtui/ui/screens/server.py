@@ -32,6 +32,8 @@ class ServerScreen(Screen[None]):
                 tooltip="Follow this server's mail and auth logs live, classified and explained"),
         Binding("o", "app.show_scan", "Scan", id="server.scan",
                 tooltip="Probe this server from outside (ports, SMTP, relay, TLS, DNS…), tied to its config and logs"),
+        Binding("c", "app.show_checklist", "Checklist", id="server.checklist",
+                tooltip="Grade this server's configuration against the hardening rules; preview and apply fixes"),
     ]
 
     app: MailtuiApp
