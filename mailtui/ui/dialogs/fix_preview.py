@@ -128,10 +128,12 @@ class FixPreviewDialog(ModalScreen[FixResult | None]):
                 tooltip="Close without changing anything (not while a fix is being applied)"),
     ]
 
-    def __init__(self, transport: Transport, request: FixRequest) -> None:
+    def __init__(self, transport: Transport, request: FixRequest, *, plan: FixPlan | None = None) -> None:
+        """``plan``: one made already (the dialog then shows it instead of planning)."""
         super().__init__(classes="dialog")
         self.transport = transport
         self.request = request
+        self._given_plan = plan
         self.plan: FixPlan | None = None
         #: The last result (a dry run, or the real run); what the dialog returns.
         self.result: FixResult | None = None
@@ -169,7 +171,10 @@ class FixPreviewDialog(ModalScreen[FixResult | None]):
         self.query_one("#fix-outcome").display = False
         # The safe answer has the focus: a stray enter changes nothing.
         self.query_one("#cancel", Button).focus()
-        self._plan()
+        if self._given_plan is not None:
+            self.show_plan(self._given_plan)
+        else:
+            self._plan()
 
     # ------------------------------------------------------------------- plan
     @work(group="fix-plan", exclusive=True, exit_on_error=False, name="plan fix")
