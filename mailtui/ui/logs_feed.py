@@ -51,6 +51,10 @@ BACKFILL_LINES = 2000
 CLASSIFY_SLICE = 1000
 #: How often offenders and rates are recomputed, in seconds.
 SUMMARY_INTERVAL = 1.0
+#: How often the summariser looks whether a summary is due, in seconds.
+SUMMARY_TICK = 0.05
+#: A summary is due as soon as no line was counted for this long (a backfill is read).
+SUMMARY_IDLE = 0.1
 #: Offenders kept in a summary.
 TOP_OFFENDERS = 50
 #: Minutes in the rate series.
@@ -156,6 +160,7 @@ class LogFeed:
         self._problems: list[SourceProblem] = []
         self._summary: tuple[Summary, RateSeries] | None = None
         self._counted_since_summary = False
+        self._counted_at = 0.0
         self._summaries = 0
         self._following = 0
         self._executor: ThreadPoolExecutor | None = None
@@ -223,6 +228,7 @@ class LogFeed:
     def _add(self, index: int, events: list[LogEvent]) -> None:
         self.lines += len(events)
         self._counted_since_summary = True
+        self._counted_at = asyncio.get_running_loop().time()
         self._pending[index].extend(events)
         self._pending_count += len(events)
         if self._pending_count > self.max_pending:
@@ -236,16 +242,22 @@ class LogFeed:
     async def _summarize(self) -> None:
         loop = asyncio.get_running_loop()
         pause = 0.2  # the first summary comes quickly: the backfill's offenders are the news
+        last = loop.time()
         while True:
-            await asyncio.sleep(pause)
-            if self._counted_since_summary:
+            await asyncio.sleep(SUMMARY_TICK)
+            now = loop.time()
+            # Summarise when the pause is over, or as soon as the lines stop coming (the
+            # backfill is read): the complete counters should not wait for the next turn.
+            due = now - last >= pause or now - self._counted_at >= SUMMARY_IDLE
+            if self._counted_since_summary and due:
                 self._counted_since_summary = False
                 started = loop.time()
                 async with self._counting:
                     self._summary = await loop.run_in_executor(self._executor, self._snapshot)
-                # With a hundred thousand addresses a summary takes half a second (it sorts
-                # them all) and classification waits meanwhile: keep it under a tenth.
-                pause = max(SUMMARY_INTERVAL, 9 * (loop.time() - started))
+                last = loop.time()
+                # With a hundred thousand addresses a summary takes a few tenths of a second
+                # and classification waits meanwhile: keep it under a tenth of the time.
+                pause = max(SUMMARY_INTERVAL, 9 * (last - started))
                 self._summaries += 1
             if self._following <= 0 and not self._counted_since_summary:
                 return

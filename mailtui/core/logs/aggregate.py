@@ -13,6 +13,7 @@ Attack labels and their thresholds (the numbers a reviewer should argue about) a
 from __future__ import annotations
 
 import datetime as _dt
+import heapq
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class Thresholds:
 THRESHOLDS = Thresholds()
 WINDOWS = (("1 min", 1), ("15 min", 15), ("1 h", 60))
 _MAX_NAMES = 1000  # distinct names remembered per IP for enumeration (memory bound)
+_PRUNE_EVERY = 30  # minutes of log time between two prunings of old minute buckets
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,8 @@ class Aggregator:
         self._newest_minute: int | None = None
         self._last_time: _dt.datetime | None = None
         self._last_minute: int | None = None
+        #: Log minute from which old buckets are dropped next (see _prune).
+        self._next_prune = 0
 
     def add_many(self, events: Iterable[LogEvent]) -> None:
         """Count ``events`` in order; the same as calling :meth:`add` for each, about twice as fast.
@@ -206,7 +210,7 @@ class Aggregator:
                     self._last_minute = last_minute = minute
                     if minute is not None and (self._newest_minute is None or minute > self._newest_minute):
                         self._newest_minute = minute
-                        if minute % 10 == 0:
+                        if minute >= self._next_prune:
                             self._prune(minute)
                 attack = event[2]
                 if attack:
@@ -279,7 +283,7 @@ class Aggregator:
             self._last_time, self._last_minute = time, minute
             if minute is not None and (self._newest_minute is None or minute > self._newest_minute):
                 self._newest_minute = minute
-                if minute % 10 == 0:
+                if minute >= self._next_prune:
                     self._prune(minute)
         if event.attack:
             self.attacks += 1
@@ -333,7 +337,12 @@ class Aggregator:
                     names.add(name)
 
     def _prune(self, newest: int) -> None:
-        """Drop minute buckets older than the longest window."""
+        """Drop minute buckets older than the longest window.
+
+        Only memory depends on it (windows read the last hour only), so it runs every
+        _PRUNE_EVERY minutes of log time: it walks every address (100,000 after a big backfill).
+        """
+        self._next_prune = newest + _PRUNE_EVERY
         oldest = newest - 60
         for tallies in (self._ips, self._users):
             for tally in tallies.values():
@@ -401,17 +410,21 @@ class Aggregator:
 
     def summary(self, top: int = 20) -> Summary:
         """Counts by kind, the top offending IPs and users (most attacks first), hours."""
-        ips = sorted(self._ips.items(), key=lambda item: (-item[1].attacks, -item[1].total, item[0]))
-        offenders = tuple(self._stats(k, v, False) for k, v in ips[:top] if v.attacks)
-        users = sorted(self._users.items(), key=lambda item: (-item[1].failures, -item[1].total, item[0]))
-        user_stats = tuple(self._stats(k, v, True) for k, v in users[:top])
+        # The top ones only (nsmallest is sorted()[:top], without sorting every address).
+        ips = heapq.nsmallest(top, self._ips.items(), key=lambda item: (-item[1].attacks, -item[1].total, item[0]))
+        offenders = tuple(self._stats(k, v, False) for k, v in ips if v.attacks)
+        users = heapq.nsmallest(top, self._users.items(),
+                                key=lambda item: (-item[1].failures, -item[1].total, item[0]))
+        user_stats = tuple(self._stats(k, v, True) for k, v in users)
         # Alarms are looked for in every key, not only the top ones: one successful
         # guess among ten thousand scanners must still surface.
         alarms = tuple(
             (key, reason)
             for tallies, is_user in ((self._ips, False), (self._users, True))
-            for key, tally in sorted(tallies.items())
-            if tally.logins_after_failures or (is_user and tally.kinds.get(K.QUEUE_RECEIVED, 0) >= self.thresholds.spam_run)
+            for key, tally in sorted(
+                (key, tally) for key, tally in tallies.items()
+                if tally.logins_after_failures or (is_user and tally.kinds.get(K.QUEUE_RECEIVED, 0) >= self.thresholds.spam_run)
+            )
             for reason in self._labels(key, tally, is_user)
             if reason.label in (Label.LOGIN_AFTER_FAILURES, Label.SPAM_RUN)
         )

@@ -7,7 +7,13 @@ file's inode and size and sends new bytes in framed segments::
 
     @@<nonce> data <inode> <start> <length>\\n<length raw bytes>
 
-so the client always knows the (inode, byte offset) of every line. The resume point is
+so the client always knows the (inode, byte offset) of every line. A large segment (the
+backfill, a burst) is sent gzip-compressed when the server has gzip::
+
+    @@<nonce> zdata <inode> <start> <length> <compressed length>\n<gzip bytes>
+
+(mail logs shrink about 11x with ``gzip -1``; over SSH the bytes, not gzip, are the cost:
+a 1,000,000-line backfill went from 5.5 s to about 1 s on the lab). The resume point is
 the offset just after the last complete line; a half-written line is read again after a
 resume, never passed on twice. Rotation (the path now names another inode) drains the
 old file first, found again by its inode; truncation (copytruncate) restarts at 0.
@@ -20,6 +26,7 @@ import asyncio
 import contextlib
 import re
 import secrets
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -39,12 +46,17 @@ from mailtui.core.transport.errors import TransportError
 #: Largest segment the server loop sends at once (bounded temp file and memory).
 SEGMENT_BYTES = 4 * 1024 * 1024
 
+#: Segments at least this long are compressed (when the server has gzip); live lines are not.
+COMPRESS_MIN_BYTES = 64 * 1024
+
 # Arguments: $1 nonce, $2 path, $3 inode (0: start fresh), $4 offset, $5 lines to
-# backfill when starting fresh, $6 poll interval in seconds, $7 max segment bytes.
+# backfill when starting fresh, $6 poll interval in seconds, $7 max segment bytes,
+# $8 smallest segment sent gzip-compressed (0: never).
 _FOLLOW_SCRIPT = r"""set -u
-N=$1 f=$2 ino=$3 off=$4 back=$5 poll=$6 max=$7
+N=$1 f=$2 ino=$3 off=$4 back=$5 poll=$6 max=$7 zmin=${8:-0}
 tmp=$(mktemp "${TMPDIR:-/tmp}/.mailtui-follow.XXXXXX") || exit 70
-trap 'rm -f "$tmp"' EXIT
+trap 'rm -f "$tmp" "$tmp.z"' EXIT
+[ "$zmin" -gt 0 ] && ! command -v gzip >/dev/null 2>&1 && zmin=0
 trap 'exit 129' HUP
 trap 'exit 141' PIPE
 trap 'exit 143' TERM
@@ -53,11 +65,16 @@ emit() {  # emit FILE INODE END: send [off, END) of FILE in segments, advancing 
   while [ "$off" -lt "$3" ]; do
     n=$(( $3 - off )); [ "$n" -gt "$max" ] && n=$max
     tail -c +$((off + 1)) -- "$1" | head -c "$n" > "$tmp"
-    n=$(wc -c < "$tmp")
+    n=$(( $(wc -c < "$tmp") ))
     # Nothing read although the file is longer: do not spin, try again later.
     [ "$n" -gt 0 ] || { sleep "$poll"; return 0; }
-    printf '%s data %s %s %s\n' "$N" "$2" "$off" "$n"
-    cat "$tmp"
+    if [ "$zmin" -gt 0 ] && [ "$n" -ge "$zmin" ] && gzip -1 -c < "$tmp" > "$tmp.z"; then
+      printf '%s zdata %s %s %s %s\n' "$N" "$2" "$off" "$n" "$(( $(wc -c < "$tmp.z") ))"
+      cat "$tmp.z"
+    else
+      printf '%s data %s %s %s\n' "$N" "$2" "$off" "$n"
+      cat "$tmp"
+    fi
     off=$((off + n))
   done
 }
@@ -65,8 +82,15 @@ if [ "$ino" = 0 ]; then
   cur=$(stat_f "$f")
   if [ -n "$cur" ]; then
     ino=${cur% *}; size=${cur#* }
-    skip=$(head -c "$size" -- "$f" | tail -n "$back" | wc -c)
-    off=$((size - skip))
+    # Start of the last $back lines of the first $size bytes (a final line may lack its
+    # newline). Counted in two streaming passes: "tail -n" on a pipe buffers it all (1 s
+    # for a million lines).
+    off=0
+    if [ "$size" -gt 0 ]; then
+      lines=$(( $(head -c "$size" -- "$f" | wc -l) ))
+      [ "$(( $(tail -c +"$size" -- "$f" | head -c 1 | wc -l) ))" = 1 ] || lines=$((lines + 1))
+      [ "$lines" -gt "$back" ] && off=$(( $(head -c "$size" -- "$f" | head -n $((lines - back)) | wc -c) ))
+    fi
   fi
 fi
 printf '%s start %s %s\n' "$N" "$ino" "$off"
@@ -172,6 +196,9 @@ class _Framing:
         self._buffer = bytearray()
         self._segment_left = 0
         self._segment_end = 0
+        #: A compressed segment being received: its bytes so far and its length once inflated.
+        self._zbuffer: bytearray | None = None
+        self._zlength = 0
         self._pending = bytearray()   # bytes of a line not yet complete
         self._dropping = 0            # bytes cut from an over-long line so far
 
@@ -186,9 +213,14 @@ class _Framing:
         while self._buffer:
             if self._segment_left:
                 take = min(self._segment_left, len(self._buffer))
-                self._data(bytes(self._buffer[:take]), lines)
+                if self._zbuffer is not None:
+                    self._zbuffer += self._buffer[:take]
+                else:
+                    self._data(bytes(self._buffer[:take]), lines)
                 del self._buffer[:take]
                 self._segment_left -= take
+                if not self._segment_left and self._zbuffer is not None:
+                    self._inflate(lines)
                 continue
             newline = self._buffer.find(b"\n")
             if newline < 0:
@@ -215,7 +247,7 @@ class _Framing:
             )
         kind = fields[1].decode("ascii", "replace")
         args = [f.decode("utf-8", "surrogateescape") for f in fields[2:]]
-        if kind == "data":
+        if kind == "data" or kind == "zdata":
             inode, start, length = int(args[0]), int(args[1]), int(args[2])
             if inode != self.inode or start != self.committed + len(self._pending) + self._dropping:
                 # A new inode or a jump: whatever half line we held belongs to the old place.
@@ -224,6 +256,11 @@ class _Framing:
                 self.inode, self.committed = inode, start
             self._segment_left = length
             self._segment_end = start + length
+            if kind == "zdata":
+                self._zbuffer, self._zlength = bytearray(), length
+                self._segment_left = int(args[3])
+                if not self._segment_left:
+                    raise FollowProtocolError(f"empty compressed segment while following {self.path}")
             return None
         if kind == "start":
             self.inode, self.committed = int(args[0]), int(args[1])
@@ -252,7 +289,46 @@ class _Framing:
                                 "add the user to the group that owns the log); waiting")
         raise FollowProtocolError(f"unknown frame {kind!r} while following {self.path}")
 
+    def _inflate(self, lines: list[str]) -> None:
+        """A compressed segment is complete: inflate it and take its lines."""
+        compressed, self._zbuffer = self._zbuffer, None
+        try:
+            data = zlib.decompress(compressed, wbits=31)
+        except zlib.error as exc:
+            raise FollowProtocolError(f"a compressed segment of {self.path} is corrupt ({exc})") from None
+        if len(data) != self._zlength:
+            raise FollowProtocolError(f"a compressed segment of {self.path} has {len(data)} bytes, "
+                                      f"announced {self._zlength}")
+        self._data(data, lines)
+
     def _data(self, data: bytes, lines: list[str]) -> None:
+        if self._pending or self._dropping:
+            # Finish the half line held from the previous piece, then go fast again.
+            newline = data.find(b"\n")
+            if newline < 0:
+                self._keep(data)
+                return
+            self._lines_one_by_one(data[: newline + 1], lines)
+            data = data[newline + 1 :]
+        # Fast path: decode all complete lines at once. Decoding then splitting at "\n"
+        # gives the same text as line by line: "\n" is one byte that no UTF-8 sequence
+        # contains, and surrogateescape maps undecodable bytes one by one.
+        end = data.rfind(b"\n")
+        if end < 0:
+            self._keep(data)
+            return
+        body = data[:end]
+        if len(body) > self.max_line_bytes and max(map(len, body.split(b"\n"))) > self.max_line_bytes:
+            self._lines_one_by_one(data, lines)  # an over-long line to cut
+            return
+        texts = decode_remote(body).split("\n")
+        if b"\r" in body:
+            texts = [t[:-1] if t[-1:] == "\r" else t for t in texts]
+        lines.extend(texts)
+        self.committed += end + 1
+        self._keep(data[end + 1 :])
+
+    def _lines_one_by_one(self, data: bytes, lines: list[str]) -> None:
         start = 0
         while True:
             newline = data.find(b"\n", start)
@@ -294,6 +370,7 @@ class _Framing:
         """The server loop restarts from ``position``: forget bytes in flight."""
         self._buffer.clear()
         self._segment_left = 0
+        self._zbuffer = None
         self._pending.clear()
         self._dropping = 0
 
@@ -325,6 +402,7 @@ class FileFollower:
         poll_interval: float = 0.25,
         max_line_bytes: int = MAX_LINE_BYTES,
         restart_delay: float = 0.5,
+        compress: bool = True,
     ) -> None:
         if not path.startswith("/"):
             raise ValueError(f"not an absolute path: {path!r}")
@@ -334,6 +412,8 @@ class FileFollower:
         self.backfill_lines = max(0, int(backfill_lines))
         self.poll_interval = poll_interval
         self.restart_delay = restart_delay
+        #: Send large segments gzip-compressed when the server has gzip.
+        self.compress = compress
         self._nonce = "@@mailtui-" + secrets.token_hex(8)
         self._framing = _Framing(self._nonce, path, position, max_line_bytes)
         self._stopped = False
@@ -351,7 +431,7 @@ class FileFollower:
         return [
             "sh", "-c", _FOLLOW_SCRIPT, "mailtui-follow", self._nonce, self.path,
             str(position.inode), str(position.offset), str(self.backfill_lines),
-            f"{self.poll_interval:g}", str(SEGMENT_BYTES),
+            f"{self.poll_interval:g}", str(SEGMENT_BYTES), str(COMPRESS_MIN_BYTES if self.compress else 0),
         ]
 
     async def events(self) -> AsyncIterator[FollowEvent]:

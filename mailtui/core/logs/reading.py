@@ -10,6 +10,7 @@ import datetime as _dt
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import BinaryIO
 
 from mailtui.core.facts import LogSource
@@ -17,6 +18,7 @@ from mailtui.core.logs.classify import LogClassifier
 from mailtui.core.logs.events import LogEvent
 from mailtui.core.logs.follow import JOURNAL_FACILITIES
 from mailtui.core.transport.base import MAX_LINE_BYTES, LineSplitter, Transport
+from mailtui.core.text import decode_remote
 from mailtui.core.transport.errors import TransportError
 
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -42,26 +44,44 @@ def parse_since(text: str, now: _dt.datetime | None = None) -> _dt.datetime:
 
 
 def iter_lines(handle: BinaryIO, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[str]:
-    """Lines of a binary stream, decoded without loss, huge lines cut (bounded memory)."""
+    """Lines of a binary stream, decoded without loss, huge lines cut (bounded memory).
+
+    The same lines as a :class:`LineSplitter` fed with the chunks, but the complete lines
+    in the middle of a chunk are decoded and split in one go (a third of the time of a
+    1,000,000-line ``--summary`` went to splitting line by line). Decoding then splitting
+    at ``\n`` gives the same text: no UTF-8 sequence contains that byte, and
+    surrogateescape maps undecodable bytes one by one. The half lines at the chunk's
+    edges, and chunks holding an over-long line, go through the splitter.
+    """
     splitter = LineSplitter(max_line_bytes)
     while True:
         chunk = handle.read(1 << 20)
         if not chunk:
             break
-        yield from splitter.feed(chunk)
+        first = chunk.find(b"\n")
+        if first < 0:
+            yield from splitter.feed(chunk)
+            continue
+        yield from splitter.feed(chunk[: first + 1])  # ends the line the splitter holds
+        end = chunk.rfind(b"\n")
+        if first < end:
+            body = chunk[first + 1 : end]
+            if len(body) <= max_line_bytes or max(map(len, body.split(b"\n"))) <= max_line_bytes:
+                texts = decode_remote(body).split("\n")
+                if b"\r" in body:
+                    texts = [t[:-1] if t[-1:] == "\r" else t for t in texts]
+                yield from texts
+            else:
+                yield from splitter.feed(chunk[first + 1 : end + 1])
+        splitter.feed(chunk[end + 1 :])  # no newline in it: kept (bounded) for the next chunk
     yield from splitter.flush()
 
 
 def classify_stream(lines: Iterable[str], *, batch: int = 4096) -> Iterator[LogEvent]:
     """Classify lines in batches (one classifier keeps sshd session context)."""
     classifier = LogClassifier()
-    pending: list[str] = []
-    for line in lines:
-        pending.append(line)
-        if len(pending) >= batch:
-            yield from classifier.classify_lines(pending)
-            pending = []
-    if pending:
+    it = iter(lines)
+    while pending := list(islice(it, batch)):
         yield from classifier.classify_lines(pending)
 
 
