@@ -1,6 +1,6 @@
 """Make the README screenshots from real, headless runs of the app on this machine.
 
-    python screenshots/make.py [--size 120x40] [--out screenshots/]
+    python screenshots/make.py [--size 120x40] [--out screenshots/] [--only NAME ...]
 
 For every bundled theme it writes:
 
@@ -13,6 +13,12 @@ For every bundled theme it writes:
     hostkey-THEME.svg         the host-key dialog for a first connection
     hostkey-changed-THEME.svg the refusal when a server's host key changed
     profile-form-THEME.svg    the form that adds a server
+    scan-THEME.svg            the Scan panel after a scan of the lab from its outsider address
+                              127.0.0.2 (with the lab CA), a TLS warning on port 587 selected:
+                              its evidence and the config lines behind it; without the lab,
+                              a scan of this machine (127.0.0.1)
+
+``--only scan`` (any scene names) makes only those.
 
 HOME and MAILTUI_CONFIG point into a temporary directory, so the run neither reads nor
 changes the real configuration or known_hosts.
@@ -51,7 +57,10 @@ def _example_key(seed: int):
     return asyncssh.generate_private_key("ssh-ed25519", comment=f"example-{seed}")
 
 
-async def shoot(theme: str, out: Path, size: tuple[int, int], home: Path) -> list[Path]:
+LAB_JSON = Path("/var/lib/mailtui-lab/lab.json")
+
+
+async def shoot(theme: str, out: Path, size: tuple[int, int], home: Path, only: frozenset[str] = frozenset()) -> list[Path]:
     from mailtui.core.profiles import ServerProfile, load_config, save_config
     from mailtui.core.transport import HostKeyChanged, HostKeyUnknown
     from mailtui.ui.app import MailtuiApp
@@ -67,6 +76,8 @@ async def shoot(theme: str, out: Path, size: tuple[int, int], home: Path) -> lis
         return path
 
     async def run(name: str, app: MailtuiApp, scene) -> None:
+        if only and name not in only:
+            return
         async with app.run_test(size=size) as pilot:
             app.theme = theme
             await scene(app, pilot)
@@ -153,10 +164,43 @@ async def shoot(theme: str, out: Path, size: tuple[int, int], home: Path) -> lis
         await pilot.pause(0.3)
 
     await run("profile-form", MailtuiApp(config=load_config(), target=None), form_scene)
+
+    # The Scan panel: the lab when it runs here (probing from its outsider address), else this machine.
+    config_file(f"{theme}-scan")
+    target = None
+    if LAB_JSON.exists():
+        import json
+
+        lab = json.loads(LAB_JSON.read_text())
+        ssh = lab["ssh"]
+        save_config(load_config().with_server(ServerProfile(
+            "lab", ssh["host"], port=ssh["port"], user=ssh["users"]["admin"]["name"], key=ssh["users"]["admin"]["key"],
+            agent=False, scan_source=lab["outsider_ip"], scan_ca_file=lab["ca"]["cert"])))
+        load_config().known_hosts_path.write_text(ssh["known_hosts_line"] + "\n")
+        os.environ.setdefault("MAILTUI_RESOLVER", f"{lab['dns']['server']}:{lab['dns']['port']}")
+        target = "lab"
+
+    async def scan_scene(app, pilot):
+        from mailtui.ui.screens.scan import ScanScreen
+        from mailtui.ui.widgets.findings import FindingsView
+
+        await _wait(pilot, lambda: app.session is not None and app.screen.query("#facts"))
+        await pilot.press("o")
+        await _wait(pilot, lambda: isinstance(app.screen, ScanScreen))
+        screen = app.screen
+        await _wait(pilot, lambda: screen.check_facts is not None or screen.config_problem is not None)
+        await pilot.press("r")
+        await _wait(pilot, lambda: screen.scanning, timeout=10)
+        await _wait(pilot, lambda: not screen.scanning, timeout=180)
+        view = screen.query_one(FindingsView)
+        view.select("tls.ciphers", f"{screen.scan_host}:587") or view.select("smtp.banner_disclosure")
+        await pilot.pause(0.5)
+
+    await run("scan", MailtuiApp(config=load_config(), target=target), scan_scene)
     return written
 
 
-async def main_async(out: Path, size: tuple[int, int]) -> list[Path]:
+async def main_async(out: Path, size: tuple[int, int], only: frozenset[str] = frozenset()) -> list[Path]:
     from mailtui.ui.themes import bundled_themes_dir, load_themes
 
     themes, errors = load_themes([bundled_themes_dir()])
@@ -169,7 +213,7 @@ async def main_async(out: Path, size: tuple[int, int]) -> list[Path]:
         os.environ.pop("SSH_AUTH_SOCK", None)
         os.environ.pop("XDG_CONFIG_HOME", None)
         for theme in sorted(t.name for t in themes):
-            written += await shoot(theme, out, size, home)
+            written += await shoot(theme, out, size, home, only)
     return written
 
 
@@ -177,9 +221,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="120x40", help="terminal size, COLUMNSxROWS (default 120x40)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="output directory")
+    parser.add_argument("--only", nargs="+", default=[], metavar="NAME",
+                        help="make only these scenes (server, logs, ban, servers, hostkey, hostkey-changed, "
+                             "profile-form, scan)")
     args = parser.parse_args()
     columns, rows = (int(n) for n in args.size.lower().split("x"))
-    for path in asyncio.run(main_async(args.out, (columns, rows))):
+    for path in asyncio.run(main_async(args.out, (columns, rows), frozenset(args.only))):
         print(path)
     return 0
 

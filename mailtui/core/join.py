@@ -131,7 +131,7 @@ class ConfigRef:
         else:
             text = f"{self.where} {self.parameter} = {self.value}".strip()
             if not self.explicit:
-                text += " (default, not set)"
+                text = f"{self.where} {self.parameter} not set (default: {self.value or 'empty'})".strip()
         return f"{text}  ({self.note})" if self.note else text
 
 

@@ -96,7 +96,7 @@ def test_main_cf_values_explicit_or_default(weak, hardened):
     banner = config_for(finding("smtp.banner_disclosure", "127.0.0.1:25", Status.WARN), weak)
     assert banner[0].render() == "main.cf smtpd_banner = $myhostname ESMTP $mail_name $mail_version (Debian/GNU)"
     assert banner[1].parameter == "mail_name" and not banner[1].explicit
-    assert banner[1].render().endswith("(default, not set)")
+    assert banner[1].render() == "main.cf mail_name not set (default: Postfix)"
 
 
 def test_dovecot_and_sshd_settings(weak):

@@ -450,12 +450,13 @@ class ScanScreen(Screen[None]):
         counts = summarize(report.findings) or "no findings"
         parts: list[tuple[str, str] | str] = [
             ("Scan done", "bold $text-success"), f" in {report.duration:.1f} s: ", counts,
-            ("  ·  ", _MUTED), f"{sanitize(report.host)} ({', '.join(report.addresses)})",
+            ("  ·  ", _MUTED), sanitize(report.host),
+            f" ({', '.join(report.addresses)})" if report.addresses != (report.host,) else "",
         ]
         if report.domain:
             parts += [("  ·  domain ", _MUTED), sanitize(report.domain)]
         if logs is not None:
-            parts += [("  ·  ", _MUTED), f"{logs.total} server log lines tied to probes"]
+            parts += [("  ·  ", _MUTED), f"{logs.total} server log lines tied to the probes"]
             if logs.problems:
                 parts += [("  ·  ", _MUTED), ("log problems: " + "; ".join(logs.problems), "$text-warning")]
         elif not pick_sources(self.session.facts.log_sources.items):
@@ -530,7 +531,7 @@ class ScanScreen(Screen[None]):
             note = ""
             if self.check_facts is None:
                 note = self.config_problem and f"config not read: {self.config_problem}" or "reading the config…"
-            out.append(DetailSection("On the server", config_lines, "config", note=note))
+            out.append(DetailSection("On the server", config_lines, "config", note=note, first=True))
         group = self.finding_group.get(finding_key(finding))
         if group is not None:
             logs = self.group_logs.get(group)

@@ -2,7 +2,7 @@
 
 :class:`FindingsView` shows any sequence of :class:`~mailtui.core.findings.Finding`: areas
 ordered by their worst finding, findings worst first inside an area, each with a status
-badge that is readable without colour (``✗ FAIL``, ``▲ WARN``, ``! ERR``, ``i INFO``,
+badge that is readable without colour (``✗ FAIL``, ``! WARN``, ``? ERR``, ``i INFO``,
 ``✓ PASS``) and its severity. The highlighted finding is explained in a detail pane: title,
 status, severity, target, evidence, explanation, the config it names, its fix id, the long
 evidence (transcript, certificate, DNS answer) highlighted, and whatever extra sections the
@@ -57,8 +57,8 @@ __all__ = [
 #: Symbol + word per status: readable without colour; colour from the theme.
 _STATUS = {
     Status.FAIL: ("✗ FAIL", "bold $text-error"),
-    Status.ERROR: ("! ERR ", "bold $text-warning"),
-    Status.WARN: ("▲ WARN", "bold $text-warning"),
+    Status.ERROR: ("? ERR ", "bold $text-warning"),
+    Status.WARN: ("! WARN", "bold $text-warning"),
     Status.INFO: ("i INFO", "$text-accent"),
     Status.PASS: ("✓ PASS", "$text-success"),
 }
@@ -221,7 +221,9 @@ class DetailSection:
     ``kind`` picks the highlighting: ``"config"`` (config lines), ``"log"`` (server log
     lines, mail-log lexer), ``"transcript"`` (scan evidence) or ``"text"`` (plain).
     ``lines`` may hold remote text: they are sanitized and shown as plain text.
-    ``empty`` is said when ``lines`` is empty.
+    ``empty`` is said when ``lines`` is empty. ``first`` puts the section right under the
+    evidence (before the explanation). A ``"config"`` section stands in for the plain list
+    of setting names (it says more: their values on the server).
     """
 
     title: str
@@ -229,6 +231,7 @@ class DetailSection:
     kind: str = "text"
     empty: str = ""
     note: str = ""
+    first: bool = False
 
 
 def _area_order(findings: Sequence[Finding]) -> list[tuple[str, list[Finding]]]:
@@ -248,8 +251,29 @@ def finding_key(finding: Finding) -> str:
 
 
 # --------------------------------------------------------------------------- widgets
+def short_targets(findings: Sequence[Finding]) -> dict[str, str]:
+    """Targets as shown in the list: ``:587`` when every target is on the same host, else in full."""
+    targets = {f.target for f in findings if f.target}
+    hosts = {t.rsplit(":", 1)[0] if re.search(r":\d+$", t) else t for t in targets}
+    if len(hosts) != 1:
+        return {t: t for t in targets}
+    host = hosts.pop()
+    return {t: (t[len(host):] if t != host else "") for t in targets}
+
+
 class FindingList(OptionList):
-    """Findings grouped by area (area headers are disabled options). Option ids: ``id@target``."""
+    """Findings grouped by area (area headers are disabled options). Option ids: ``id@target``.
+
+    One line per finding (no wrapping): badge, severity, port (or target), title.
+    """
+
+    DEFAULT_CSS = """
+    FindingList {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        & > .option-list--option-disabled { color: $text-primary; }
+    }
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -260,8 +284,11 @@ class FindingList(OptionList):
         self.clear_options()
         self.findings = {}
         options: list[Option] = []
-        width = max((len(f.target) for f in findings), default=0)
         for area, items in _area_order(findings):
+            # per area: ":587" when the area's targets share a host; long targets go after the title
+            shown = short_targets(items)
+            width = max((len(v) for v in shown.values()), default=0)
+            after = width > 16
             options.append(Option(
                 Content.assemble((area.upper(), "bold $text-primary"), ("  " + summarize(items), _MUTED)),
                 id=f"area:{area}", disabled=True))
@@ -270,10 +297,14 @@ class FindingList(OptionList):
                 self.findings[key] = f
                 badge, badge_style = status_badge(f.status)
                 sev, sev_style = severity_label(f.severity)
-                options.append(Option(Content.assemble(
-                    " ", (badge, badge_style), " ", (sev, sev_style), " ",
-                    (_clean(f.target).ljust(width), _MUTED), "  ", _clean(f.title),
-                ), id=key))
+                target = _clean(shown.get(f.target, ""))
+                if after:
+                    prompt = Content.assemble(" ", (badge, badge_style), " ", (sev, sev_style), " ",
+                                              _clean(f.title), ("  " + target if target else "", _MUTED))
+                else:
+                    prompt = Content.assemble(" ", (badge, badge_style), " ", (sev, sev_style), " ",
+                                              (target.ljust(width), _MUTED), " " if width else "", _clean(f.title))
+                options.append(Option(prompt, id=key))
         self.add_options(options)
         if selected is not None and finding_key(selected) in self.findings:
             self.highlighted = self.get_option_index(finding_key(selected))
@@ -292,12 +323,20 @@ class FindingList(OptionList):
         for key, f in self.findings.items():
             if f.id == finding_id and (target is None or f.target == target):
                 self.highlighted = self.get_option_index(key)
+                self.call_after_refresh(self.scroll_to_highlight)
                 return True
         return False
 
 
 class FindingDetail(VerticalScroll):
     """Everything about one finding. ``show(finding, extras)``; ``show(None)`` for nothing."""
+
+    DEFAULT_CSS = """
+    FindingDetail {
+        #finding-extras, #finding-extras-first { height: auto; }
+        Static { height: auto; }
+    }
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -308,6 +347,7 @@ class FindingDetail(VerticalScroll):
         yield Static("", id="finding-title", classes="finding-title")
         yield Static("", id="finding-facts", classes="finding-facts")
         yield Static("", id="finding-evidence", classes="finding-part")
+        yield Vertical(id="finding-extras-first")
         yield Static("", id="finding-explanation", classes="finding-part")
         yield Static("", id="finding-config", classes="finding-part")
         yield Vertical(id="finding-extras")
@@ -318,7 +358,9 @@ class FindingDetail(VerticalScroll):
         title = self.query_one("#finding-title", Static)
         parts = ("#finding-facts", "#finding-evidence", "#finding-explanation", "#finding-config", "#finding-detail")
         extras_box = self.query_one("#finding-extras", Vertical)
+        first_box = self.query_one("#finding-extras-first", Vertical)
         extras_box.remove_children()
+        first_box.remove_children()
         if finding is None:
             title.update(Content(empty))
             for part in parts:
@@ -342,7 +384,7 @@ class FindingDetail(VerticalScroll):
         self._set("#finding-evidence", Content.assemble(("Evidence  ", "bold $text-secondary"), _clean(finding.evidence)))
         self._set("#finding-explanation", Content.assemble(("Why  ", "bold $text-secondary"),
                                                             _clean(finding.explanation)))
-        if finding.config:
+        if finding.config and not any(section.kind == "config" for section in extras):
             lines: list[tuple[str, str] | str] = [("Settings involved", "bold $text-secondary")]
             for name in finding.config:
                 lines += ["\n  ", (_clean(name), "$text-accent")]
@@ -350,7 +392,8 @@ class FindingDetail(VerticalScroll):
         else:
             self._set("#finding-config", None)
         for section in extras:
-            extras_box.mount(Static(self._section(section), classes="finding-part finding-extra"))
+            box = first_box if section.first else extras_box
+            box.mount(Static(self._section(section), classes="finding-part finding-extra"))
         if finding.detail:
             text, hidden = evidence_for(finding, self.show_all_evidence)
             head: list[tuple[str, str] | str] = [("Evidence in full", "bold $text-secondary")]
