@@ -17,6 +17,12 @@ For every bundled theme it writes:
                               127.0.0.2 (with the lab CA), a TLS warning on port 587 selected:
                               its evidence and the config lines behind it; without the lab,
                               a scan of this machine (127.0.0.1)
+    checklist-THEME.svg       the Checklist panel of the lab (else this machine), the worst
+                              failing rule with an automatic fix selected and explained
+    fix-preview-THEME.svg     f on that rule: the fix preview (diff, commands, Apply / Dry run /
+                              Cancel); never applied here. Needs a rule that fails: the README's
+                              were made with the lab in its weak profile (`lab.py profile weak`,
+                              then `profile hardened`); on a clean server it is skipped
 
 ``--only scan`` (any scene names) makes only those.
 
@@ -197,6 +203,60 @@ async def shoot(theme: str, out: Path, size: tuple[int, int], home: Path, only: 
         await pilot.pause(0.5)
 
     await run("scan", MailtuiApp(config=load_config(), target=target), scan_scene)
+    written += await shoot_checklist(theme, out, size, home, only)
+    return written
+
+
+async def shoot_checklist(theme: str, out: Path, size: tuple[int, int], home: Path,
+                          only: frozenset[str] = frozenset()) -> list[Path]:
+    """checklist-THEME.svg and fix-preview-THEME.svg: the lab over SSH when it runs here, else this machine."""
+    from mailtui.core.profiles import ServerProfile, load_config, save_config
+    from mailtui.ui.app import MailtuiApp
+    from mailtui.ui.dialogs.fix_preview import FixPreviewDialog
+    from mailtui.ui.screens.checklist import ChecklistScreen, RulesView, fixable
+
+    written: list[Path] = []
+    os.environ["HOME"] = str(home / f"{theme}-checklist")
+    os.environ["MAILTUI_CONFIG"] = str(home / f"{theme}-checklist" / ".config" / "mailtui" / "config.toml")
+    os.environ["MAILTUI_STATE_DIR"] = str(home / f"{theme}-checklist" / "state")
+    target = None
+    if LAB_JSON.exists():
+        import json
+
+        ssh = json.loads(LAB_JSON.read_text())["ssh"]
+        save_config(load_config().with_server(ServerProfile(
+            "lab", ssh["host"], port=ssh["port"], user=ssh["users"]["admin"]["name"], key=ssh["users"]["admin"]["key"],
+            agent=False)))
+        load_config().known_hosts_path.write_text(ssh["known_hosts_line"] + "\n")
+        target = "lab"
+
+    async def open_checklist(app, pilot) -> ChecklistScreen:
+        await _wait(pilot, lambda: app.session is not None and app.screen.query("#facts"))
+        await pilot.press("c")
+        await _wait(pilot, lambda: isinstance(app.screen, ChecklistScreen) and app.screen.generation > 0)
+        screen = app.screen
+        candidates = fixable(screen.findings)
+        if candidates:
+            screen.query_one(RulesView).select(candidates[0].id, candidates[0].target)
+            await pilot.pause(0.3)
+        return screen
+
+    for name in ("checklist", "fix-preview"):
+        if only and name not in only:
+            continue
+        app = MailtuiApp(config=load_config(), target=target)
+        async with app.run_test(size=size) as pilot:
+            app.theme = theme
+            screen = await open_checklist(app, pilot)
+            if name == "fix-preview":
+                if not fixable(screen.findings):
+                    print(f"fix-preview-{theme}.svg skipped: no failing rule with an automatic fix", file=sys.stderr)
+                    continue
+                await pilot.press("f")  # preview only: nothing here presses Apply
+                await _wait(pilot, lambda: isinstance(app.screen, FixPreviewDialog) and app.screen.plan is not None)
+            path = out / f"{name}-{theme}.svg"
+            app.save_screenshot(filename=path.name, path=str(out))
+            written.append(path)
     return written
 
 
@@ -223,7 +283,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="output directory")
     parser.add_argument("--only", nargs="+", default=[], metavar="NAME",
                         help="make only these scenes (server, logs, ban, servers, hostkey, hostkey-changed, "
-                             "profile-form, scan)")
+                             "profile-form, scan, checklist, fix-preview)")
     args = parser.parse_args()
     columns, rows = (int(n) for n in args.size.lower().split("x"))
     for path in asyncio.run(main_async(args.out, (columns, rows), frozenset(args.only))):

@@ -120,6 +120,16 @@ _OUTCOME = {
 }
 
 
+#: What the intro says once the engine ran (the diff stays: it is what was applied or tried).
+_INTRO_AFTER = {
+    Outcome.APPLIED: ("mailtui made these changes on ", " (the backup and every step are below):"),
+    Outcome.ROLLED_BACK: ("mailtui tried these changes on ", ", then put the old files back (see below):"),
+    Outcome.REVERT_PENDING: ("mailtui tried these changes on ",
+                             "; the server will put the old files back by itself (see below):"),
+    Outcome.FAILED: ("mailtui did not change anything on ", " (see below why):"),
+}
+
+
 class FixPreviewDialog(ModalScreen[FixResult | None]):
     """Plans ``request`` on ``transport``, shows the plan, applies it only on Apply."""
 
@@ -269,6 +279,10 @@ class FixPreviewDialog(ModalScreen[FixResult | None]):
 
     def show_result(self, result: FixResult) -> None:
         self.result = result
+        if result.outcome in _INTRO_AFTER:
+            before, after = _INTRO_AFTER[result.outcome]
+            self.query_one("#fix-intro", Static).update(
+                Content.assemble(before, (self.transport.label, "bold"), after))
         headline, cls = _OUTCOME[result.outcome]
         outcome = self.query_one("#fix-outcome", Static)
         outcome.display = True

@@ -88,6 +88,7 @@ def fixable(findings: Sequence[Finding]) -> list[Finding]:
     return out
 
 
+_SHORT_TARGET = 9
 _AREA_ORDER = {area.value: index for index, area in enumerate(Area)}
 
 
@@ -103,6 +104,9 @@ class RuleList(FindingList):
         for f in findings:
             groups.setdefault(f.area or "other", []).append(f)
         options: list[Option] = []
+        # Short targets (``port 587``) get a column before the title; long ones (a certificate
+        # path, an sshd instance) follow the title, so no row wraps for them.
+        column = max((len(f.target) for f in findings if len(f.target) <= _SHORT_TARGET), default=0)
         for area in sorted(groups, key=lambda a: (_AREA_ORDER.get(a, len(_AREA_ORDER)), a)):
             items = sorted(groups[area], key=Finding.sort_key)
             options.append(Option(Content.assemble((area.upper(), "bold $text-primary"),
@@ -113,9 +117,12 @@ class RuleList(FindingList):
                 self.findings[key] = f
                 badge, badge_style = status_badge(f.status)
                 sev, sev_style = severity_label(f.severity)
-                parts: list[tuple[str, str] | str] = [" ", (badge, badge_style), " ", (sev, sev_style), "  ",
-                                                      sanitize(f.title)]
-                if f.target:
+                short = f.target if len(f.target) <= _SHORT_TARGET else ""
+                parts: list[tuple[str, str] | str] = [" ", (badge, badge_style), " ", (sev, sev_style), " "]
+                if column:
+                    parts.append((sanitize(short).ljust(column + 1), _MUTED))
+                parts += [" ", sanitize(f.title)]
+                if f.target and not short:
                     parts.append((f"  {sanitize(f.target)}", _MUTED))
                 options.append(Option(Content.assemble(*parts), id=key))
         self.add_options(options)
