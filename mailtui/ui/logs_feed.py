@@ -275,6 +275,11 @@ class LogFeed:
 
     # ------------------------------------------------------------------- taking
     @property
+    def pending(self) -> int:
+        """Events classified but not taken yet."""
+        return self._pending_count
+
+    @property
     def following(self) -> bool:
         """Whether any source is still being followed."""
         return self._following > 0

@@ -4,7 +4,8 @@ Usage: ``python tests/bench/bench_classify.py [--lines N] [--skip-peers] [--no-g
 
 Generates a realistic mixed mail log (Postfix smtpd/postscreen/qmgr/smtp/cleanup, Dovecot,
 sshd, with attack bursts; fixed seed) into a temporary file, then times on one core:
-mailtui (parse + classify, all families in one pass), ``fail2ban-regex`` with the postfix
+mailtui (parse + classify, all families in one pass; with aggregation; the whole
+``mailtui logs --file --summary`` command), ``fail2ban-regex`` with the postfix
 (aggressive), dovecot and sshd filters, and ``pflogsumm``. Not collected by pytest.
 """
 
@@ -176,6 +177,9 @@ def main() -> int:
         if args.no_gc:
             rows.append(("mailtui, GC paused", time_mailtui(path, gc_off=True)[0]))
             rows.append(("mailtui classify + aggregate, GC paused", time_mailtui(path, aggregate=True, gc_off=True)[0]))
+        # The product's path end to end: read, classify, count, print the summary (as pflogsumm does).
+        rows.append(("mailtui logs --file --summary (CLI)",
+                     time_command([sys.executable, "-m", "mailtui", "logs", "--file", str(path), "--summary"])))
         if args.profile:
             prof = cProfile.Profile()
             prof.enable()
