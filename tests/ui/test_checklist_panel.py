@@ -143,6 +143,13 @@ def test_summary_and_fixable_rules():
     assert [x.fix for x in fixable(findings)] == ["smtp.vrfy", "smtp.banner"]  # one per fix, no fix-less rule
 
 
+def test_palette_fix_titles_are_safe_for_its_markup_highlighter():
+    from mailtui.core.checks.registry import all_rules
+
+    # "Fix: <rule title>" goes through the palette's matcher.highlight(), which parses markup.
+    assert not [r.title for r in all_rules() if "[" in r.title or "]" in r.title]
+
+
 def test_every_binding_has_an_id_and_a_tooltip():
     for screen in (ChecklistScreen, FixHistoryScreen, FixPreviewDialog, ServerScreen):
         for binding in screen.BINDINGS:
