@@ -970,6 +970,11 @@ def build_dkim(lab: Lab) -> tuple[str, bool]:
     return base64.b64encode(der).decode(), made
 
 
+def lab_spf() -> str:
+    """The MX's addresses, both families where the MX has both (mail AAAA ::1)."""
+    return '"v=spf1 ip4:127.0.0.1 ip6:::1 -all"' if ipv6_loopback() else '"v=spf1 ip4:127.0.0.1 -all"'
+
+
 def zone_text(serial: int, dkim_pub: str, tlsa_hash: str) -> str:
     dkim = f"v=DKIM1; h=sha256; k=rsa; p={dkim_pub}"
     chunks = " ".join(f'"{dkim[i:i + 200]}"' for i in range(0, len(dkim), 200))
@@ -980,12 +985,12 @@ $TTL 300
 @               SOA     {NS_HOST}. hostmaster.{ZONE}. {serial} 3600 600 86400 300
 @               NS      {NS_HOST}.
 @               MX      10 {MX_HOST}.
-@               TXT     "v=spf1 ip4:127.0.0.1 -all"
+@               TXT     {lab_spf()}
 @               CAA     0 issue "letsencrypt.org"
 @               CAA     0 iodef "mailto:security@{ZONE}"
 ns1             A       127.0.0.1
 mail            A       127.0.0.1
-mta-sts         A       127.0.0.1
+{"mail            AAAA    ::1" + chr(10) if ipv6_loopback() else ""}mta-sts         A       127.0.0.1
 _dmarc          TXT     "v=DMARC1; p=reject; rua=mailto:dmarc@{ZONE}"
 {DKIM_SELECTOR}._domainkey  TXT ( {chunks} )
 _mta-sts        TXT     "v=STSv1; id=20240101T000000"
@@ -1018,7 +1023,7 @@ def variant_zone_text() -> str:
                # (TXT strings hold 255 bytes at most: the record is split, as real ones are)
                "spf11": "( " + " ".join(f'"{c}"' for c in _chunks(
                    "v=spf1 " + " ".join(f"include:_s{i}.spf11.{ZONE}" for i in range(1, 12)) + " -all", 200)) + " )",
-               "noptr": '"v=spf1 ip4:127.0.0.3 -all"'}.get(name, '"v=spf1 ip4:127.0.0.1 -all"')
+               "noptr": '"v=spf1 ip4:127.0.0.3 -all"'}.get(name, lab_spf())
         dmarc = '"v=DMARC1; p=none"' if name == "dmarcnone" else good_dmarc
         out += [f"{name:<15} MX      10 {mx}.{ZONE}.",
                 f"{name:<15} TXT     {spf}",
@@ -1028,6 +1033,41 @@ def variant_zone_text() -> str:
             "_25._tcp.mx-badtlsa TLSA 3 1 1 " + "00" * 32,
             "mx-noptr        A       127.0.0.3"]
     return "\n".join(out) + "\n"
+
+
+DNSBL_ZONE = "dnsbl.test"
+
+
+def dnsbl_zone_text(serial: int) -> str:
+    """A DNS blocklist for the scan's tests: 127.0.0.2 listed (the outsider), 127.0.0.3
+    answered with Spamhaus's "query refused" code 127.255.255.254 (an error, not a listing),
+    127.0.0.1 (the lab's MX) not listed; domains: plusall.mailtui.test listed."""
+    return f"""\
+; {MARK}
+$ORIGIN {DNSBL_ZONE}.
+$TTL 300
+@               SOA     {NS_HOST}. hostmaster.{ZONE}. {serial} 3600 600 86400 300
+@               NS      {NS_HOST}.
+2.0.0.127       A       127.0.0.2
+2.0.0.127       TXT     "Listed by the mailtui lab: 127.0.0.2 is the outsider"
+3.0.0.127       A       127.255.255.254
+plusall.{ZONE}   A       127.0.1.2
+"""
+
+
+REVERSE6_ZONE = "ip6.arpa"   # only ::1 in it: the MX's IPv6 address (mail AAAA ::1)
+LOOPBACK6_PTR = "1" + ".0" * 31
+
+
+def reverse6_zone_text(serial: int) -> str:
+    return f"""\
+; {MARK}
+$ORIGIN {REVERSE6_ZONE}.
+$TTL 300
+@               SOA     {NS_HOST}. hostmaster.{ZONE}. {serial} 3600 600 86400 300
+@               NS      {NS_HOST}.
+{LOOPBACK6_PTR} PTR {MX_HOST}.
+"""
 
 
 def reverse_zone_text(serial: int) -> str:
@@ -1057,6 +1097,8 @@ def build_knot(lab: Lab) -> tuple[bool, str]:
     tlsa = leaf_spki_sha256(lab)
     z1 = write_zone(os.path.join(lab.zones_dir, f"{ZONE}.zone"), lambda s: zone_text(s, dkim_pub, tlsa))
     z2 = write_zone(os.path.join(lab.zones_dir, f"{REVERSE_ZONE}.zone"), reverse_zone_text)
+    z3 = write_zone(os.path.join(lab.zones_dir, f"{DNSBL_ZONE}.zone"), dnsbl_zone_text)
+    z4 = write_zone(os.path.join(lab.zones_dir, f"{REVERSE6_ZONE}.zone"), reverse6_zone_text)
     conf = f"""\
 # mailtui lab Knot DNS -- {MARK}
 # start: knotd -c {lab.knot_conf} -d
@@ -1096,11 +1138,14 @@ zone:
     dnssec-signing: on
     dnssec-policy: lab
   - domain: {REVERSE_ZONE}
+  - domain: {DNSBL_ZONE}
+  - domain: {REVERSE6_ZONE}
 """
     c = write_file(lab.knot_conf, conf, 0o644)
     if c:
         run(["knotc", "-c", lab.knot_conf, "conf-check"])
-    made = [n for n, f in (("DKIM key", dkim_new), ("zone", z1), ("reverse zone", z2), ("knot.conf", c)) if f]
+    made = [n for n, f in (("DKIM key", dkim_new), ("zone", z1), ("reverse zone", z2), ("dnsbl zone", z3), ("ip6 reverse zone", z4),
+                                     ("knot.conf", c)) if f]
     return bool(made), ("wrote " + ", ".join(made)) if made else "unchanged"
 
 
