@@ -72,7 +72,8 @@ async def test_footer_keys_on_every_screen():
         await pilot.press("enter")  # "This machine"
         await wait_for(pilot, lambda: app.session is not None and app.screen.query("#facts"), what="local facts")
         keys = footer_keys(app)
-        assert keys == {"Re-read facts": "r", "Servers": "s", "Logs": "l", "Quit": "q", "palette": "^p"}
+        assert keys == {"Re-read facts": "r", "Servers": "s", "Logs": "l", "Checklist": "c", "Scan": "o",
+                        "Quit": "q", "palette": "^p"}
 
         await pilot.press("a")  # not a key here: nothing happens
         assert isinstance(app.screen, ServerScreen)
