@@ -108,6 +108,13 @@ async def _fix(config: Config, target: Target, args: argparse.Namespace) -> int:
                 return EXIT_FIX_FAILED
             result = await apply_undo(transport, args.undo, observer=_print_step)
         else:
+            if not args.rule:
+                print("mailtui: give a RULE_ID (see `mailtui check`), --undo or --history", file=sys.stderr)
+                return EXIT_USAGE
+            manual = _manual_only(args.rule)
+            if manual:
+                print(f"mailtui: {manual}", file=sys.stderr)
+                return EXIT_FIX_FAILED
             plan = await plan_fix(transport, args.rule)
             print(f"{plan.title} ({plan.fix_id}) on {plan.target}")
             print(plan.diff or "(no file changes)")
@@ -131,6 +138,18 @@ async def _fix(config: Config, target: Target, args: argparse.Namespace) -> int:
         await transport.close()
     print(result.message)
     return 0 if result.outcome in (Outcome.APPLIED, Outcome.DRY_RUN) else EXIT_FIX_FAILED
+
+
+def _manual_only(rule_id: str) -> str | None:
+    """Why ``rule_id`` (a checklist rule id, as the scan's ``fix`` names it) has no automatic fix."""
+    from mailtui.core.checks.fixes import FIXES
+    from mailtui.core.checks.registry import RULES, all_rules
+
+    all_rules()
+    rule = RULES.get(rule_id)
+    if rule_id in FIXES or rule is None:
+        return None
+    return f"{rule_id} ({rule.title}) has no automatic fix; by hand: {rule.remedy}"
 
 
 def _confirm(question: str) -> bool:

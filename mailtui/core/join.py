@@ -34,7 +34,8 @@ from mailtui.core.logs.classify import LogClassifier
 from mailtui.core.logs.events import LogEvent
 from mailtui.core.logs.reading import read_recent
 from mailtui.core.logs.records import RecordParser
-from mailtui.core.scan.model import Direction, ProbeRecord, ScanReport
+from mailtui.core.scan.model import CHECKLIST_RULES as SCAN_CHECKLIST_RULES
+from mailtui.core.scan.model import Direction, ProbeRecord, ScanReport, checklist_rule_id, target_port
 from mailtui.core.text import sanitize
 from mailtui.core.transport.base import Transport
 from mailtui.core.transport.errors import TransportError
@@ -53,52 +54,24 @@ __all__ = [
 ]
 
 # ----------------------------------------------------------------------------- checklist
-#: Scan finding id -> the checklist rule that grades the same thing from the inside (and
-#: carries its fix). A dict picks by listener port where the rule differs per port (None: other ports).
-CHECKLIST_RULES: dict[str, str | dict[int | None, str]] = {
-    "relay.open_relay": "smtp.open_relay",
-    "enum.vrfy": "smtp.vrfy",
-    "enum.rcpt": "smtp.unknown_recipients",
-    "smtp.banner_disclosure": "smtp.banner",
-    "smtp.helo_required": "smtp.helo_required",
-    "smtp.starttls": "tls.smtp_offered",
-    "smtp.auth_before_tls": "smtp.auth_after_tls",
-    "smtp.submission_tls_required": "submission.tls_required",
-    "smtp.submission_auth_required": "submission.auth_required",
-    "smtp.submission_auth_offered": "submission.enabled",
-    "spoof.local_sender": "smtp.own_domain_spoofing",
-    "tls.versions": {25: "tls.smtp_protocols", 465: "tls.submission_protocols", 587: "tls.submission_protocols",
-                     None: "tls.dovecot_protocols"},
-    "tls.ciphers": {25: "tls.postfix_ciphers", 465: "tls.postfix_ciphers", 587: "tls.postfix_ciphers",
-                    None: "tls.dovecot_ciphers"},
-    "cert.trust": "tls.cert_chain",
-    "cert.name": "tls.cert_hostname",
-    "cert.expiry": "tls.cert_expiry",
-    "imap_pop.banner_disclosure": "imap.login_greeting",
-    "imap_pop.starttls": "imap.ssl_required",
-    "imap_pop.plaintext_login": "imap.plaintext_auth",
-    "ssh.password_auth": "ssh.password_auth",
-    "ssh.host_keys": "ssh.weak_algorithms",
-    "ports.admin_exposed": "exposure.admin_ports",
-    "ports.database_exposed": "exposure.admin_ports",
-    "ports.ssh_exposed": "ssh.password_auth",
-    "dnsbl.listed": "smtp.rbl",
-}
+#: Scan check id -> checklist rule id (port-aware). It lives in the scan core as plain
+#: strings (:data:`mailtui.core.scan.model.CHECKLIST_RULES`), so failing scan findings
+#: carry it as their ``fix``; re-exported here, where both sides meet.
+CHECKLIST_RULES = SCAN_CHECKLIST_RULES
 
 
 def finding_port(finding: Finding) -> int | None:
     """The listener port a finding is about (``127.0.0.1:587`` -> 587), or None."""
-    match = re.search(r":(\d{1,5})$", finding.target)
-    return int(match.group(1)) if match else None
+    return target_port(finding.target)
 
 
 def checklist_rule(finding: Finding) -> str | None:
-    """The id of the checklist rule that grades what ``finding`` saw from outside, or None."""
-    rule = CHECKLIST_RULES.get(finding.id)
-    if isinstance(rule, dict):
-        port = finding_port(finding)
-        return rule.get(port, rule.get(None))
-    return rule
+    """The id of the checklist rule that grades what ``finding`` saw from outside, or None.
+
+    A failing scan finding names it as its ``fix`` (the checklist's fix ids are its rule
+    ids); a passing one carries no fix, so the scan's table answers by check id and port.
+    """
+    return finding.fix or checklist_rule_id(finding.id, finding_port(finding))
 
 
 # -------------------------------------------------------------------------------- config

@@ -30,7 +30,7 @@ from mailtui.core.join import (
 from mailtui.core.logs.classify import LogClassifier
 from mailtui.core.logs.records import RecordParser
 from mailtui.core.profiles import Config, ServerProfile, load_config, save_config
-from mailtui.core.scan.model import CHECKS, Direction, Outcome, ProbeRecord, ScanReport, TranscriptLine
+from mailtui.core.scan.model import CHECKS, Direction, checklist_rule_id, Outcome, ProbeRecord, ScanReport, TranscriptLine
 from mailtui.core.scan.registry import load_all
 
 DATA = Path(__file__).parent / "checks" / "data"
@@ -134,6 +134,57 @@ def test_checklist_rules_exist_on_both_sides():
     assert checklist_rule(finding("tls.versions", "127.0.0.1:993")) == "tls.dovecot_protocols"
     assert checklist_rule(finding("tls.versions", "127.0.0.1:25")) == "tls.smtp_protocols"
     assert checklist_rule(finding("smtp.ehlo", "127.0.0.1:25", Status.INFO)) is None
+
+
+PORTS = (None, 25, 465, 587, 110, 143, 993, 995, 22, 2222)
+
+
+def test_every_scan_fix_id_is_a_real_checklist_rule_id():
+    """A failing scan finding's ``fix`` is the checklist rule (and fix) id, on every port, or None."""
+    load_all()
+    seen = set()
+    for check in CHECKS.values():
+        for port in PORTS:
+            for status in (Status.FAIL, Status.WARN):
+                target = f"127.0.0.1:{port}" if port else "mail.mailtui.test"
+                f = check.finding(status, "e", target=target)
+                if f.fix is not None:
+                    assert f.fix in RULES, (check.id, port, f.fix)
+                    assert checklist_rule(f) == f.fix
+                    seen.add(f.fix)
+            assert check.finding(Status.PASS, "e", target=f"127.0.0.1:{port}").fix is None
+    # every rule id the scan's table names shows up as a fix (no dead entry)
+    named = {r for rule in CHECKLIST_RULES.values() for r in (rule.values() if isinstance(rule, dict) else [rule])}
+    assert named == seen
+    # a rule with an automatic fix is what `mailtui fix` takes: its fix id is the rule id
+    for rule_id in seen:
+        assert RULES[rule_id].fix in (None, rule_id), rule_id
+
+
+@pytest.mark.parametrize("check_id, port, rule", [
+    ("tls.ciphers", 993, "tls.dovecot_ciphers"),
+    ("tls.ciphers", 995, "tls.dovecot_ciphers"),
+    ("tls.ciphers", 587, "tls.postfix_ciphers"),
+    ("tls.ciphers", 25, "tls.postfix_ciphers"),
+    ("tls.versions", 465, "tls.submission_protocols"),
+    ("smtp.starttls", 25, "tls.smtp_offered"),
+    ("smtp.starttls", 587, "submission.tls_required"),
+    ("enum.vrfy", 25, "smtp.vrfy"),
+    ("smtp.banner_disclosure", 25, "smtp.banner"),
+    ("ssh.password_auth", 2222, "ssh.password_auth"),
+    ("dns.spf_all", None, None),
+    ("dnsbl.listed", None, None),
+    ("enum.expn", 25, None),
+])
+def test_scan_fix_is_port_aware(check_id, port, rule):
+    load_all()
+    target = f"127.0.0.1:{port}" if port else "mailtui.test"
+    f = CHECKS[check_id].finding(Status.FAIL, "e", target=target)
+    assert f.fix == rule
+    assert checklist_rule(f) == rule
+    if port:  # the same for an IPv6 target; a bare IPv6 address has no port
+        assert CHECKS[check_id].finding(Status.FAIL, "e", target=f"[::1]:{port}").fix == rule
+    assert CHECKS[check_id].finding(Status.FAIL, "e", target="::1").fix == checklist_rule_id(check_id, None)
 
 
 # -------------------------------------------------------------------------------- logs

@@ -133,10 +133,10 @@ def signature_weakness(facts: CertFacts) -> str | None:
 
 # ---------------------------------------------------------------- checks
 
-def _cert_config(listener: Listener) -> tuple[tuple[str, ...], str]:
+def _cert_config(listener: Listener) -> tuple[str, ...]:
     if listener.protocol == "smtp":
-        return ("smtpd_tls_chain_files", "smtpd_tls_cert_file", "smtpd_tls_key_file"), "postfix.smtpd_tls_cert_file"
-    return ("ssl_cert", "ssl_key"), "dovecot.ssl_cert"
+        return ("smtpd_tls_chain_files", "smtpd_tls_cert_file", "smtpd_tls_key_file")
+    return ("ssl_cert", "ssl_key")
 
 
 TRUST = Check("cert.trust", "certificate", "Certificate chain is trusted",
@@ -167,14 +167,14 @@ def certificate_findings(
 ) -> list[Finding]:
     """The certificate verdicts for one listener (pure). ``trusted`` None = not verified."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    config, fix = _cert_config(listener)
+    config = _cert_config(listener)
     strict = listener.strict
     detail = facts.describe()
     out: list[Finding] = []
 
     def add(check: Check, status: Status, evidence: str, severity: Severity | None = None, title: str | None = None) -> None:
         out.append(check.finding(status, evidence, target=target, detail=detail, severity=severity, title=title,
-                                 fix=fix if status in (Status.FAIL, Status.WARN) else None, config=config))
+                                 config=config, port=listener.port))
 
     if trusted is True:
         add(TRUST, Status.PASS, f"issued by {facts.issuer}, verified")

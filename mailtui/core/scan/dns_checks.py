@@ -32,67 +32,66 @@ from mailtui.core.text import decode_remote
 A = "dns"
 
 MX = Check("dns.mx", A, "MX records", "Senders look up the MX records to find your server. Without them mail "
-           "falls back to the domain's A record (or cannot be delivered).", Severity.HIGH, fix="dns.mx_record",
+           "falls back to the domain's A record (or cannot be delivered).", Severity.HIGH,
            config=("DNS zone: MX",))
 MX_HOST = Check("dns.mx_host", A, "MX host resolves", "An MX host without A/AAAA records cannot receive mail.",
-                Severity.HIGH, fix="dns.mx_record", config=("DNS zone: A/AAAA of the MX host",))
+                Severity.HIGH, config=("DNS zone: A/AAAA of the MX host",))
 PTR = Check("dns.ptr", A, "Reverse DNS (PTR) set and forward-confirmed",
             "Large providers reject or junk mail from an IP without a PTR record whose name resolves back to the "
             "same IP (forward-confirmed reverse DNS). The PTR is set by whoever owns the IP (your hosting provider).",
-            Severity.MEDIUM, fix="dns.ptr_record", config=("provider panel: reverse DNS", "myhostname"))
+            Severity.MEDIUM, config=("provider panel: reverse DNS", "myhostname"))
 HELO_PTR = Check("dns.helo_matches_ptr", A, "Banner/EHLO name matches the PTR",
                  "The name in the SMTP banner (and the one Postfix uses in EHLO when sending) should be the PTR name "
-                 "of the server's IP; receivers compare them.", Severity.LOW, fix="postfix.myhostname",
+                 "of the server's IP; receivers compare them.", Severity.LOW,
                  config=("myhostname", "smtpd_banner", "smtp_helo_name"))
 SPF_RECORD = Check("dns.spf_record", A, "SPF record present and valid",
                    "Without a valid SPF record receivers cannot tell which servers may send for your domain; a "
-                   "record with a syntax error counts as none (permerror).", Severity.MEDIUM, fix="dns.spf_record",
+                   "record with a syntax error counts as none (permerror).", Severity.MEDIUM,
                    config=("DNS zone: TXT v=spf1",), reference="RFC 7208")
 SPF_LOOKUPS = Check("dns.spf_lookups", A, "SPF within the DNS lookup limits",
                     "Receivers stop after 10 DNS-querying terms (include, a, mx, ptr, exists, redirect) or 2 void "
                     "lookups and treat the record as broken (permerror): your SPF then protects nothing.",
-                    Severity.MEDIUM, fix="dns.spf_flatten", config=("DNS zone: TXT v=spf1 include:...",),
+                    Severity.MEDIUM, config=("DNS zone: TXT v=spf1 include:...",),
                     reference="RFC 7208 4.6.4")
 SPF_ALL = Check("dns.spf_all", A, "SPF ends with -all or ~all",
                 "'+all' authorises the whole Internet to send as you; '?all' or no 'all' says nothing.",
-                Severity.HIGH, fix="dns.spf_all", config=("DNS zone: TXT v=spf1 ... -all",))
+                Severity.HIGH, config=("DNS zone: TXT v=spf1 ... -all",))
 SPF_SERVER = Check("dns.spf_authorises_server", A, "SPF authorises the mail server's IP",
                    "Your own server's address is not authorised by your SPF record: receivers checking SPF junk or "
-                   "reject the mail it sends.", Severity.MEDIUM, fix="dns.spf_record", config=("DNS zone: TXT v=spf1 ip4:/a/mx",))
+                   "reject the mail it sends.", Severity.MEDIUM, config=("DNS zone: TXT v=spf1 ip4:/a/mx",))
 DKIM = Check("dns.dkim", A, "DKIM key published and strong",
              "Receivers verify your DKIM signatures with this key; RSA below 1024 bits is ignored, 2048 is recommended.",
-             Severity.MEDIUM, fix="dns.dkim_key", config=("DNS zone: SELECTOR._domainkey TXT", "opendkim KeyTable / rspamd dkim_signing"))
+             Severity.MEDIUM, config=("DNS zone: SELECTOR._domainkey TXT", "opendkim KeyTable / rspamd dkim_signing"))
 DMARC_RECORD = Check("dns.dmarc_record", A, "DMARC record present and valid",
                      "Without DMARC, receivers have no instruction for mail that fails SPF/DKIM: spoofed mail "
-                     "'from' your domain is delivered.", Severity.MEDIUM, fix="dns.dmarc_record",
+                     "'from' your domain is delivered.", Severity.MEDIUM,
                      config=("DNS zone: _dmarc TXT",), reference="RFC 7489")
 DMARC_POLICY = Check("dns.dmarc_policy", A, "DMARC policy enforces (quarantine/reject)",
                      "p=none only asks for reports: spoofed mail is still delivered. Move to quarantine, then reject, "
-                     "once the reports show your legitimate mail passes.", Severity.MEDIUM, fix="dns.dmarc_policy",
+                     "once the reports show your legitimate mail passes.", Severity.MEDIUM,
                      config=("DNS zone: _dmarc TXT p=",))
 DMARC_REPORTS = Check("dns.dmarc_reports", A, "DMARC reports are requested and can be delivered",
                       "Without rua= you never learn who sends as your domain; a report address in another domain "
                       "must authorise it (DOMAIN._report._dmarc.OTHER TXT v=DMARC1), or reports are not sent.",
-                      Severity.LOW, fix="dns.dmarc_reports", config=("DNS zone: _dmarc TXT rua=",))
+                      Severity.LOW, config=("DNS zone: _dmarc TXT rua=",))
 MTA_STS = Check("dns.mta_sts", A, "MTA-STS published", "MTA-STS tells senders to require valid TLS to your MX hosts "
-                "(protection against TLS downgrade).", Severity.LOW, fix="dns.mta_sts", config=("DNS zone: _mta-sts TXT",),
+                "(protection against TLS downgrade).", Severity.LOW, config=("DNS zone: _mta-sts TXT",),
                 reference="RFC 8461")
 MTA_STS_POLICY = Check("dns.mta_sts_policy", A, "MTA-STS policy fetchable and consistent with MX",
                        "The policy at https://mta-sts.DOMAIN/.well-known/mta-sts.txt must be reachable and list every MX "
-                       "host, or senders enforcing it will not deliver.", Severity.MEDIUM, fix="dns.mta_sts",
+                       "host, or senders enforcing it will not deliver.", Severity.MEDIUM,
                        config=("web server: mta-sts.DOMAIN", "policy mx: lines"))
 TLSRPT = Check("dns.tlsrpt", A, "TLS-RPT published", "TLS reporting tells you when senders fail to reach you over TLS.",
-               Severity.LOW, fix="dns.tlsrpt", config=("DNS zone: _smtp._tls TXT",), reference="RFC 8460")
+               Severity.LOW, config=("DNS zone: _smtp._tls TXT",), reference="RFC 8460")
 DANE = Check("dns.dane", A, "DANE TLSA matches the certificate on port 25",
              "A TLSA record that does not match the certificate actually presented makes DANE-validating senders "
              "(many large providers) refuse to deliver to you: worse than no TLSA at all. Update TLSA before "
-             "rotating the key.", Severity.HIGH, fix="dns.dane_tlsa", config=("DNS zone: _25._tcp.MX TLSA", "smtpd_tls_chain_files"),
+             "rotating the key.", Severity.HIGH, config=("DNS zone: _25._tcp.MX TLSA", "smtpd_tls_chain_files"),
              reference="RFC 7672")
 DNSSEC = Check("dns.dnssec", A, "DNSSEC signed and validated",
-               "DNSSEC protects your MX, SPF and TLSA records from forgery; DANE requires it.", Severity.LOW,
-               fix="dns.dnssec", config=("DNS provider: DNSSEC signing", "registrar: DS record"))
+               "DNSSEC protects your MX, SPF and TLSA records from forgery; DANE requires it.", Severity.LOW, config=("DNS provider: DNSSEC signing", "registrar: DS record"))
 CAA = Check("dns.caa", A, "CAA records", "CAA says which certificate authorities may issue for your domain.",
-            Severity.LOW, fix="dns.caa", config=("DNS zone: CAA",))
+            Severity.LOW, config=("DNS zone: CAA",))
 NO_DOMAIN = Check("dns.no_domain", A, "DNS checks skipped", "No mail domain is known (give --domain).", Severity.INFO)
 
 

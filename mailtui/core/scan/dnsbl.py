@@ -102,8 +102,7 @@ def _in_loopback(text: str) -> bool:
 
 LISTED = Check("dnsbl.listed", "dnsbl", "Not on DNS blocklists",
                "A blocklist lists this address or domain: receivers using it reject or junk your mail. Find the cause "
-               "(compromised account, open relay, infected host), fix it, then request delisting.", Severity.HIGH,
-               fix="incident.blocklist_delisting", config=("queue: postqueue -p", "logs: sasl_username of the spammer"))
+               "(compromised account, open relay, infected host), fix it, then request delisting.", Severity.HIGH, config=("queue: postqueue -p", "logs: sasl_username of the spammer"))
 BL_ERROR = Check("dnsbl.error", "dnsbl", "Blocklist query could not be answered",
                  "The blocklist refused or did not answer the query (for Spamhaus: public resolvers are refused); "
                  "this is not a listing.", Severity.INFO)

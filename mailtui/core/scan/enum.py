@@ -68,7 +68,6 @@ VRFY = Check(
     "VRFY answers differently for existing and non-existing mailboxes: anyone can list your users "
     "(targets for phishing and password guessing). Postfix: disable_vrfy_command = yes.",
     Severity.MEDIUM,
-    fix="postfix.disable_vrfy_command",
     config=("disable_vrfy_command",),
 )
 EXPN = Check(
@@ -78,7 +77,6 @@ EXPN = Check(
     "EXPN expands aliases and mailing lists, revealing who is behind them. (Postfix never "
     "implements EXPN; Exim/Sendmail can.)",
     Severity.MEDIUM,
-    fix="mta.disable_expn",
     config=("Exim: acl_smtp_expn", "Sendmail: PrivacyOptions noexpn"),
 )
 RCPT = Check(
@@ -89,7 +87,6 @@ RCPT = Check(
     "but lets a patient attacker test addresses one by one: rate-limit and ban such clients "
     "(postscreen, smtpd_client_recipient_rate_limit, fail2ban's postfix jail).",
     Severity.LOW,
-    fix="postfix.smtpd_client_recipient_rate_limit",
     config=("smtpd_client_recipient_rate_limit", "smtpd_hard_error_limit", "fail2ban jail postfix"),
 )
 ENUM_BLOCKED = Check(

@@ -109,15 +109,14 @@ async def pop3_multiline(channel: LineChannel) -> list[str]:
 # ---------------------------------------------------------------- checks
 
 BANNER = Check("imap_pop.banner_disclosure", "imap/pop", "IMAP/POP3 greeting gives away software details",
-               "The greeting names the server software and version; Dovecot: login_greeting.", Severity.LOW,
-               fix="dovecot.login_greeting", config=("login_greeting",))
+               "The greeting names the server software and version; Dovecot: login_greeting.", Severity.LOW, config=("login_greeting",))
 STARTTLS = Check("imap_pop.starttls", "imap/pop", "STARTTLS offered",
                  "Without STARTTLS (IMAP) / STLS (POP3) on the plain port, clients there can only log in in clear text.",
-                 Severity.HIGH, fix="dovecot.ssl_required", config=("ssl",))
+                 Severity.HIGH, config=("ssl",))
 PLAINTEXT = Check("imap_pop.plaintext_login", "imap/pop", "No password login before TLS",
                   "The server accepts a password on an unencrypted connection (no LOGINDISABLED / USER accepted): "
                   "anyone on the path reads it. Dovecot: disable_plaintext_auth = yes (2.4: auth_allow_cleartext = no), ssl = required.",
-                  Severity.HIGH, fix="dovecot.disable_plaintext_auth",
+                  Severity.HIGH,
                   config=("disable_plaintext_auth", "auth_allow_cleartext", "ssl"))
 BLOCKED = Check("imap_pop.blocked", "imap/pop", "Blocked by the server's defences",
                 "The server refused or stalled the probe (BYE, tarpit, dropped connection): a defence at work "

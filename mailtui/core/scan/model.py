@@ -7,6 +7,7 @@ sanitized when it enters a :class:`Transcript` (once, at the core boundary).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -15,6 +16,66 @@ from mailtui.core.text import sanitize
 
 #: Every check the scan can report, by id (filled as the probe modules are imported).
 CHECKS: dict[str, Check] = {}
+
+#: Scan check id -> the id of the checklist rule that grades the same thing from the inside.
+#: That id is also the finding's ``fix``: the checklist's fix ids equal its rule ids, so it
+#: is what ``mailtui fix`` takes (when the rule has an automatic fix) and what the Checklist
+#: panel shows. Plain strings: the scan does not import the checklist (DESIGN.md);
+#: tests/unit/test_join.py proves every id here is a real checklist rule. A dict picks by
+#: the finding's listener port (key None: every other port). Checks without an entry (DNS
+#: records, blocklist listings, EXPN, RCPT enumeration) have no checklist rule: their advice
+#: is in their explanation.
+CHECKLIST_RULES: dict[str, str | dict[int | None, str]] = {
+    "relay.open_relay": "smtp.open_relay",
+    "enum.vrfy": "smtp.vrfy",
+    "smtp.banner_disclosure": "smtp.banner",
+    "smtp.helo_required": "smtp.helo_required",
+    "smtp.starttls": {25: "tls.smtp_offered", None: "submission.tls_required"},
+    "smtp.auth_before_tls": "smtp.auth_after_tls",
+    "smtp.submission_tls_required": "submission.tls_required",
+    "smtp.submission_auth_required": "submission.auth_required",
+    "smtp.submission_auth_offered": "submission.auth_required",
+    "spoof.local_sender": "smtp.own_domain_spoofing",
+    "tls.versions": {25: "tls.smtp_protocols", 465: "tls.submission_protocols", 587: "tls.submission_protocols",
+                     None: "tls.dovecot_protocols"},
+    "tls.sslv3": {25: "tls.smtp_protocols", 465: "tls.submission_protocols", 587: "tls.submission_protocols",
+                  None: "tls.dovecot_protocols"},
+    "tls.ciphers": {25: "tls.postfix_ciphers", 465: "tls.postfix_ciphers", 587: "tls.postfix_ciphers",
+                    None: "tls.dovecot_ciphers"},
+    "cert.trust": "tls.cert_chain",
+    "cert.name": "tls.cert_hostname",
+    "cert.expiry": "tls.cert_expiry",
+    "imap_pop.banner_disclosure": "imap.login_greeting",
+    "imap_pop.starttls": "imap.ssl_required",
+    "imap_pop.plaintext_login": "imap.plaintext_auth",
+    "ssh.password_auth": "ssh.password_auth",
+    "ssh.host_keys": "ssh.weak_algorithms",
+    "ports.admin_exposed": "exposure.admin_ports",
+    "ports.database_exposed": "exposure.admin_ports",
+}
+
+#: Probe group of a check id whose prefix is not the group's name.
+_GROUP_OF_PREFIX = {"cert": "tls"}
+
+
+def target_port(target: str) -> int | None:
+    """The listener port of a finding's target (``127.0.0.1:587``, ``[::1]:993`` -> the port), or None."""
+    match = re.search(r"(?:^[^:\[\]]*|\])\:(\d{1,5})$", target)  # a bare IPv6 address has no port
+    return int(match.group(1)) if match else None
+
+
+def checklist_rule_id(check_id: str, port: int | None = None) -> str | None:
+    """The checklist rule (and fix) id for scan check ``check_id`` on listener ``port``, or None."""
+    rule = CHECKLIST_RULES.get(check_id)
+    if isinstance(rule, dict):
+        return rule.get(port, rule.get(None)) if port is not None else rule.get(None)
+    return rule
+
+
+def check_group(check_id: str) -> str:
+    """The probe group that produces findings of ``check_id`` (``cert.name`` -> ``tls``)."""
+    prefix = check_id.split(".", 1)[0]
+    return _GROUP_OF_PREFIX.get(prefix, prefix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +86,8 @@ class Check:
     verdict and the proof. So the title, the explanation, the config parameters and the
     checklist fix id of a finding live in one place (STYLE.md: one source of truth).
     ``severity`` is how bad it is when it fails; ``config`` names the Postfix/Dovecot/sshd
-    settings that typically cause it; ``fix`` is the checklist rule id that fixes it.
+    settings that typically cause it. The checklist rule (and fix) id of a failing finding
+    comes from :data:`CHECKLIST_RULES`, by the finding's port.
     """
 
     id: str
@@ -33,7 +95,6 @@ class Check:
     title: str
     explanation: str
     severity: Severity
-    fix: str | None = None
     config: tuple[str, ...] = ()
     reference: str = ""
 
@@ -52,10 +113,14 @@ class Check:
         severity: Severity | None = None,
         explanation: str | None = None,
         title: str | None = None,
-        fix: str | None = None,
         config: tuple[str, ...] | None = None,
+        port: int | None = None,
     ) -> Finding:
-        """A Finding of this check. ``evidence`` may hold remote text: it is sanitized here."""
+        """A Finding of this check. ``evidence`` may hold remote text: it is sanitized here.
+
+        A failing finding's ``fix`` is its checklist rule id, by ``port`` (default: the
+        target's port).
+        """
         sev = severity if severity is not None else self.severity
         if status in (Status.PASS, Status.INFO) and severity is None:
             sev = Severity.INFO if status == Status.INFO else self.severity
@@ -68,7 +133,7 @@ class Check:
             explanation=explanation or self.explanation,
             area=self.area,
             target=target,
-            fix=(fix or self.fix) if status in (Status.FAIL, Status.WARN) else None,
+            fix=checklist_rule_id(self.id, port if port is not None else target_port(target)) if status in (Status.FAIL, Status.WARN) else None,
             reference=self.reference,
             detail=sanitize(detail, multiline=True, max_length=20000),
             config=(config if config is not None else self.config) if status in (Status.FAIL, Status.WARN, Status.ERROR) else (),
@@ -242,6 +307,7 @@ LISTENERS: dict[int, Listener] = {
 }
 
 __all__ = [
+    "CHECKLIST_RULES",
     "CHECKS",
     "Check",
     "Direction",
@@ -255,4 +321,7 @@ __all__ = [
     "Status",
     "Transcript",
     "TranscriptLine",
+    "check_group",
+    "checklist_rule_id",
+    "target_port",
 ]

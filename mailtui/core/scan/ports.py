@@ -22,15 +22,14 @@ ADMIN = Check(
     "ports.admin_exposed", "ports", "Admin port reachable from outside",
     "An administration interface (control panel, Webmin, SSH) answers from the outside: it is brute-forced "
     "all day and every vulnerability in it is exposed. Restrict it to your own addresses (firewall) or a VPN.",
-    Severity.HIGH, fix="firewall.restrict_admin_ports", config=("firewall (nftables/iptables/ufw)", "Plesk: Tools & Settings > IP Address Banning"))
+    Severity.HIGH, config=("firewall (nftables/iptables/ufw)", "Plesk: Tools & Settings > IP Address Banning"))
 DATABASE = Check(
     "ports.database_exposed", "ports", "Database port reachable from outside",
     "A database or cache answers from the outside. They should listen on localhost or a private "
-    "network only (bind-address / listen_addresses / bind).", Severity.CRITICAL,
-    fix="firewall.restrict_database_ports", config=("bind-address (MySQL)", "listen_addresses (PostgreSQL)", "bind (Redis)"))
+    "network only (bind-address / listen_addresses / bind).", Severity.CRITICAL, config=("bind-address (MySQL)", "listen_addresses (PostgreSQL)", "bind (Redis)"))
 SSH = Check("ports.ssh_exposed", "ports", "SSH reachable from outside",
             "SSH answers from outside. Common and fine with keys only and fail2ban; see the ssh checks.",
-            Severity.LOW, fix="sshd.password_authentication", config=("PasswordAuthentication", "firewall"))
+            Severity.LOW, config=("PasswordAuthentication", "firewall"))
 IPV6 = Check("ports.ipv6", "ports", "IPv6 checked", "The host has no IPv6 address, so IPv6 was not checked.", Severity.INFO)
 
 

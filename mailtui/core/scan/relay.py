@@ -104,7 +104,6 @@ OPEN_RELAY = Check(
     "The server accepted a recipient in a foreign domain from an unauthenticated outsider: spammers "
     "can send through it, and it will land on every blocklist within hours.",
     Severity.CRITICAL,
-    fix="postfix.smtpd_relay_restrictions",
     config=("smtpd_relay_restrictions", "smtpd_recipient_restrictions", "mynetworks", "relay_domains"),
     reference="nmap smtp-open-relay; RFC 5321 3.6; Postfix SMTPD_ACCESS_README",
 )

@@ -205,7 +205,6 @@ BANNER = Check(
     "The greeting names the mail software and its version (or the OS). Attackers use it to pick "
     "exploits; peers do not need it. Postfix: smtpd_banner = $myhostname ESMTP.",
     Severity.LOW,
-    fix="postfix.smtpd_banner",
     config=("smtpd_banner", "mail_name"),
 )
 EHLO = Check("smtp.ehlo", "smtp", "EHLO capabilities", "What the server offers to a client before TLS.", Severity.INFO)
@@ -216,7 +215,6 @@ STARTTLS = Check(
     "Without STARTTLS, mail and passwords cross the network in clear text; peers that require "
     "TLS (MTA-STS, DANE) will not deliver to you.",
     Severity.HIGH,
-    fix="postfix.smtpd_tls_security_level",
     config=("smtpd_tls_security_level", "smtpd_tls_cert_file", "smtpd_tls_key_file"),
 )
 AUTH_BEFORE_TLS = Check(
@@ -226,7 +224,6 @@ AUTH_BEFORE_TLS = Check(
     "The server offers to take a password on an unencrypted connection: a client that is "
     "misconfigured (or downgraded by an attacker) sends the password in clear text.",
     Severity.HIGH,
-    fix="postfix.smtpd_tls_auth_only",
     config=("smtpd_tls_auth_only", "master.cf submission -o smtpd_tls_auth_only"),
 )
 HELO_REQUIRED = Check(
@@ -236,7 +233,6 @@ HELO_REQUIRED = Check(
     "Clients that skip HELO are almost always spam bots; requiring it (and checking it) is a "
     "cheap first filter.",
     Severity.LOW,
-    fix="postfix.smtpd_helo_required",
     config=("smtpd_helo_required",),
 )
 SUBMISSION_TLS = Check(
@@ -246,7 +242,6 @@ SUBMISSION_TLS = Check(
     "On the submission port (587) the server accepts a mail transaction without TLS, so a client "
     "can submit mail (and its password) in clear text.",
     Severity.MEDIUM,
-    fix="postfix.submission_tls_encrypt",
     config=("master.cf submission -o smtpd_tls_security_level=encrypt",),
 )
 SUBMISSION_AUTH = Check(
@@ -256,7 +251,6 @@ SUBMISSION_AUTH = Check(
     "The submission port accepted a recipient in a foreign domain without authentication: anyone "
     "can send mail through it (an open relay on the submission port).",
     Severity.CRITICAL,
-    fix="postfix.submission_sasl_required",
     config=("master.cf submission -o smtpd_recipient_restrictions", "master.cf submission -o smtpd_sasl_auth_enable"),
 )
 SUBMISSION_NO_AUTH = Check(
@@ -265,7 +259,6 @@ SUBMISSION_NO_AUTH = Check(
     "Submission offers AUTH",
     "Mail clients authenticate on the submission ports; without AUTH the port is useless to them.",
     Severity.LOW,
-    fix="postfix.submission_sasl_enable",
     config=("master.cf submission -o smtpd_sasl_auth_enable",),
 )
 UNREACHABLE = Check(

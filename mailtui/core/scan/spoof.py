@@ -44,7 +44,6 @@ SPOOF = Check(
     "authenticated (Postfix: check_sender_access for your domain, or reject_sender_login_mismatch / "
     "an SPF policy service with -all).",
     Severity.HIGH,
-    fix="postfix.reject_unauthenticated_local_sender",
     config=("smtpd_sender_restrictions", "smtpd_sender_login_maps", "check_sender_access", "policyd-spf"),
 )
 SPOOF_BLOCKED = Check(

@@ -90,16 +90,14 @@ def judge_algorithms(algs: dict[str, tuple[str, ...]]) -> tuple[list[str], list[
 
 BANNER = Check("ssh.banner", "ssh", "SSH version string",
                "SSH always announces its software version; Debian adds its patch level (hide with "
-               "DebianBanner no). Keep the package updated.", Severity.LOW,
-               fix="sshd.debian_banner", config=("DebianBanner",))
+               "DebianBanner no). Keep the package updated.", Severity.LOW, config=("DebianBanner",))
 HOSTKEYS = Check("ssh.host_keys", "ssh", "SSH host key and key exchange algorithms are strong",
                  "The server offers DSA host keys, SHA-1-only RSA signatures or SHA-1 key exchange.",
-                 Severity.MEDIUM, fix="sshd.host_key_algorithms",
+                 Severity.MEDIUM,
                  config=("HostKey", "HostKeyAlgorithms", "KexAlgorithms"))
 PASSWORD = Check("ssh.password_auth", "ssh", "SSH password login disabled",
                  "The server offers password (or keyboard-interactive) login: it will be brute-forced around the "
-                 "clock. Use keys: PasswordAuthentication no, KbdInteractiveAuthentication no.", Severity.MEDIUM,
-                 fix="sshd.password_authentication", config=("PasswordAuthentication", "KbdInteractiveAuthentication"))
+                 "clock. Use keys: PasswordAuthentication no, KbdInteractiveAuthentication no.", Severity.MEDIUM, config=("PasswordAuthentication", "KbdInteractiveAuthentication"))
 SSH_BLOCKED = Check("ssh.blocked", "ssh", "SSH probe blocked", "The SSH server refused or stalled the probe.",
                     Severity.INFO, config=("MaxStartups", "fail2ban jail sshd"))
 

@@ -253,22 +253,20 @@ async def weak_class_accepted(ctx, ip: str, listener: Listener, cls: CipherClass
 # ---------------------------------------------------------------- checks
 
 
-def _version_fix(listener: Listener) -> tuple[str, tuple[str, ...]]:
+def _version_config(listener: Listener) -> tuple[str, ...]:
     return {
-        25: ("postfix.tls_protocols_smtpd", ("smtpd_tls_protocols",)),
-        587: ("postfix.tls_protocols_submission",
-              ("master.cf submission -o smtpd_tls_protocols", "smtpd_tls_mandatory_protocols", "smtpd_tls_protocols")),
-        465: ("postfix.tls_protocols_submissions",
-              ("master.cf submissions -o smtpd_tls_protocols", "smtpd_tls_mandatory_protocols", "smtpd_tls_protocols")),
-    }.get(listener.port, ("dovecot.ssl_min_protocol", ("ssl_min_protocol",)))
+        25: ("smtpd_tls_protocols",),
+        587: ("master.cf submission -o smtpd_tls_protocols", "smtpd_tls_mandatory_protocols", "smtpd_tls_protocols"),
+        465: ("master.cf submissions -o smtpd_tls_protocols", "smtpd_tls_mandatory_protocols", "smtpd_tls_protocols"),
+    }.get(listener.port, ("ssl_min_protocol",))
 
 
-def _cipher_fix(listener: Listener) -> tuple[str, tuple[str, ...]]:
+def _cipher_config(listener: Listener) -> tuple[str, ...]:
     if listener.protocol == "smtp":
         if listener.port == 25:
-            return "postfix.tls_ciphers_smtpd", ("smtpd_tls_ciphers", "smtpd_tls_exclude_ciphers", "tls_medium_cipherlist")
-        return "postfix.tls_ciphers_submission", ("smtpd_tls_mandatory_ciphers", "smtpd_tls_mandatory_exclude_ciphers")
-    return "dovecot.ssl_cipher_list", ("ssl_cipher_list", "ssl_prefer_server_ciphers")
+            return ("smtpd_tls_ciphers", "smtpd_tls_exclude_ciphers", "tls_medium_cipherlist")
+        return ("smtpd_tls_mandatory_ciphers", "smtpd_tls_mandatory_exclude_ciphers")
+    return ("ssl_cipher_list", "ssl_prefer_server_ciphers")
 
 
 VERSIONS_CHECK = Check(
@@ -289,25 +287,25 @@ HANDSHAKE = Check("tls.handshake", "tls", "TLS handshake",
 
 
 def version_finding(verdict: VersionVerdict, listener: Listener, target: str) -> Finding:
-    fix, config = _version_fix(listener)
+    config = _version_config(listener)
     ev = verdict.describe()
     if not verdict.accepted:
         return HANDSHAKE.finding(Status.ERROR, f"no TLS version could be negotiated ({ev})", target=target)
     if not verdict.modern:
-        return VERSIONS_CHECK.finding(Status.FAIL, ev, target=target, severity=Severity.HIGH, fix=fix, config=config,
+        return VERSIONS_CHECK.finding(Status.FAIL, ev, target=target, severity=Severity.HIGH, config=config, port=listener.port,
                                       title="Neither TLS 1.2 nor 1.3 accepted")
     if verdict.old_accepted:
         old = ", ".join(verdict.old_accepted)
         if listener.strict:
-            return VERSIONS_CHECK.finding(Status.FAIL, ev, target=target, fix=fix, config=config, title=f"{old} accepted")
-        return VERSIONS_CHECK.finding(Status.WARN, ev, target=target, severity=Severity.LOW, fix=fix, config=config,
+            return VERSIONS_CHECK.finding(Status.FAIL, ev, target=target, config=config, port=listener.port, title=f"{old} accepted")
+        return VERSIONS_CHECK.finding(Status.WARN, ev, target=target, severity=Severity.LOW, config=config, port=listener.port,
                                       title=f"{old} accepted (opportunistic TLS)")
     return VERSIONS_CHECK.finding(Status.PASS, ev, target=target)
 
 
 def cipher_finding(negotiated: dict[str, str], weak: dict[CipherClass, tuple[bool | None, str]], listener: Listener,
                    target: str) -> Finding:
-    fix, config = _cipher_fix(listener)
+    config = _cipher_config(listener)
     lines = [f"{v}: {c} ({classify_cipher(c).value})" for v, c in negotiated.items()]
     for cls, (acc, cipher) in weak.items():
         if acc is None:
@@ -322,19 +320,18 @@ def cipher_finding(negotiated: dict[str, str], weak: dict[CipherClass, tuple[boo
         classify_cipher(c) != CipherClass.INSUFFICIENT or _anonymous(c) for c in negotiated.values()
     ) and _anonymous(weak.get(CipherClass.INSUFFICIENT, (None, ""))[1] or "ADH")
     if insufficient and anonymous_only:
-        fix_anon = "postfix.tls_exclude_anull" if listener.protocol == "smtp" else fix
-        return CIPHERS.finding(Status.WARN, ev, target=target, severity=Severity.LOW, fix=fix_anon,
+        return CIPHERS.finding(Status.WARN, ev, target=target, severity=Severity.LOW,
                                config=("smtpd_tls_exclude_ciphers = aNULL", "smtpd_tls_mandatory_exclude_ciphers")
-                               if listener.protocol == "smtp" else config,
+                               if listener.protocol == "smtp" else config, port=listener.port,
                                title="Anonymous (unauthenticated) cipher suites accepted")
     if insufficient:
         if listener.strict:
-            return CIPHERS.finding(Status.FAIL, ev, target=target, severity=Severity.HIGH, fix=fix, config=config,
+            return CIPHERS.finding(Status.FAIL, ev, target=target, severity=Severity.HIGH, config=config, port=listener.port,
                                    title="Insufficient cipher suites accepted")
-        return CIPHERS.finding(Status.WARN, ev, target=target, severity=Severity.LOW, fix=fix, config=config,
+        return CIPHERS.finding(Status.WARN, ev, target=target, severity=Severity.LOW, config=config, port=listener.port,
                                title="Insufficient cipher suites accepted (opportunistic TLS)")
     if phase_out:
-        return CIPHERS.finding(Status.WARN, ev, target=target, severity=Severity.LOW, fix=fix, config=config,
+        return CIPHERS.finding(Status.WARN, ev, target=target, severity=Severity.LOW, config=config, port=listener.port,
                                title="Phase-out cipher suites accepted")
     return CIPHERS.finding(Status.PASS, ev, target=target)
 

@@ -87,7 +87,7 @@ def test_banner_finding_levels():
     hard = parse_reply(["220 mail.mailtui.test ESMTP"])
     named = parse_reply(["220 mail.mailtui.test ESMTP Postfix"])
     assert banner_finding(weak, "t").status == Status.WARN
-    assert banner_finding(weak, "t").fix == "postfix.smtpd_banner"
+    assert banner_finding(weak, "t").fix == "smtp.banner"
     assert banner_finding(hard, "t").status == Status.PASS
     assert banner_finding(named, "t").status == Status.INFO
     assert banner_name(weak) == "mail.mailtui.test"

@@ -37,7 +37,7 @@ def test_relay_verdicts():
     v = relay_verdict([relayed, refused, mail_refused])
     assert v.open_relay and len(v.relayed) == 1
     f = relay_findings(v, "127.0.0.1:25")
-    assert f[0].status == Status.FAIL and f[0].fix == "postfix.smtpd_relay_restrictions"
+    assert f[0].status == Status.FAIL and f[0].fix == "smtp.open_relay"
     closed = relay_verdict([refused, mail_refused])
     assert not closed.open_relay
     assert relay_findings(closed, "t")[0].status == Status.PASS

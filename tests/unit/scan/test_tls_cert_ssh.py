@@ -52,11 +52,11 @@ def test_version_strictness_by_listener():
     weak = VersionVerdict(("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"), ())
     hard = VersionVerdict(("TLSv1.2", "TLSv1.3"), ("TLSv1", "TLSv1.1"))
     f587 = version_finding(weak, LISTENERS[587], "127.0.0.1:587")
-    assert f587.status == Status.FAIL and f587.fix == "postfix.tls_protocols_submission"
+    assert f587.status == Status.FAIL and f587.fix == "tls.submission_protocols"
     assert "master.cf submission -o smtpd_tls_protocols" in f587.config
     f25 = version_finding(weak, LISTENERS[25], "127.0.0.1:25")
-    assert f25.status == Status.WARN and f25.fix == "postfix.tls_protocols_smtpd"
-    assert version_finding(weak, LISTENERS[993], "t").fix == "dovecot.ssl_min_protocol"
+    assert f25.status == Status.WARN and f25.fix == "tls.smtp_protocols"
+    assert version_finding(weak, LISTENERS[993], "t").fix == "tls.dovecot_protocols"
     assert version_finding(hard, LISTENERS[587], "t").status == Status.PASS
     assert version_finding(VersionVerdict((), ("TLSv1.2",)), LISTENERS[587], "t").status == Status.ERROR
     assert version_finding(VersionVerdict(("TLSv1",), ()), LISTENERS[587], "t").status == Status.FAIL
@@ -66,7 +66,7 @@ def test_cipher_findings():
     good = {"TLSv1.2": "ECDHE-RSA-AES256-GCM-SHA384", "TLSv1.3": "TLS_AES_256_GCM_SHA384"}
     assert cipher_finding(good, {CipherClass.INSUFFICIENT: (False, ""), CipherClass.PHASE_OUT: (False, "")}, LISTENERS[587], "t").status == Status.PASS
     anon = cipher_finding(good, {CipherClass.INSUFFICIENT: (True, "ADH-AES256-GCM-SHA384")}, LISTENERS[587], "t")
-    assert anon.status == Status.WARN and anon.fix == "postfix.tls_exclude_anull"
+    assert anon.status == Status.WARN and anon.fix == "tls.postfix_ciphers"
     null = cipher_finding(good, {CipherClass.INSUFFICIENT: (True, "NULL-SHA256")}, LISTENERS[587], "t")
     assert null.status == Status.FAIL
     assert cipher_finding(good, {CipherClass.PHASE_OUT: (True, "AES256-GCM-SHA384")}, LISTENERS[993], "t").status == Status.WARN
@@ -89,13 +89,13 @@ def test_certificate_checks_strict_vs_opportunistic():
     facts = parse_certificate(_cert(days=(-100, 10)))
     assert facts.self_signed and facts.key_type == "RSA" and facts.key_bits == 2048
     strict = {f.id: f for f in certificate_findings(facts, LISTENERS[587], "t", expected_name="mail.mailtui.test", trusted=False, trust_error="self-signed certificate")}
-    assert strict["cert.trust"].status == Status.FAIL and strict["cert.trust"].fix == "postfix.smtpd_tls_cert_file"
+    assert strict["cert.trust"].status == Status.FAIL and strict["cert.trust"].fix == "tls.cert_chain"
     assert strict["cert.expiry"].status == Status.WARN  # 10 days left: warn at 30
     assert strict["cert.name"].status == Status.PASS
     opp = {f.id: f for f in certificate_findings(facts, LISTENERS[25], "t", expected_name="other.example", trusted=False)}
     assert opp["cert.trust"].status == Status.INFO and opp["cert.name"].status == Status.INFO
     imap = {f.id: f for f in certificate_findings(facts, LISTENERS[993], "t", expected_name="x", trusted=False)}
-    assert imap["cert.trust"].fix == "dovecot.ssl_cert"
+    assert imap["cert.trust"].fix == "tls.cert_chain"
 
 
 def test_expired_and_weak_certificates():
