@@ -85,8 +85,10 @@ if [ "$ino" = 0 ]; then
     # Start of the last $back lines of the first $size bytes (a final line may lack its
     # newline). Counted in two streaming passes: "tail -n" on a pipe buffers it all (1 s
     # for a million lines).
-    off=0
-    if [ "$size" -gt 0 ]; then
+    # No backfill, or a file we may not read (yet): start at its end, as tail -f would.
+    off=$size
+    if [ "$size" -gt 0 ] && [ "$back" -gt 0 ] && [ -r "$f" ]; then
+      off=0
       lines=$(( $(head -c "$size" -- "$f" | wc -l) ))
       [ "$(( $(tail -c +"$size" -- "$f" | head -c 1 | wc -l) ))" = 1 ] || lines=$((lines + 1))
       [ "$lines" -gt "$back" ] && off=$(( $(head -c "$size" -- "$f" | head -n $((lines - back)) | wc -c) ))
