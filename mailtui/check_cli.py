@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 from mailtui.core.checks.engine import FixEngine, Outcome, StepEvent, apply_undo, history, plan_fix
 from mailtui.core.checks.fixes import FixError
-from mailtui.core.checks.gather import gather
+from mailtui.core.checks.gather import CONFIG_PROBES, gather
 from mailtui.core.checks.registry import evaluate
 from mailtui.core.findings import exit_code
 from mailtui.core.profiles import Config
@@ -41,6 +42,9 @@ def add_parsers(sub, trust_option) -> None:
     fix.add_argument("--yes", action="store_true", help="apply without asking")
     fix.add_argument("--undo", metavar="BACKUP_ID", help="undo an applied fix (see --history)")
     fix.add_argument("--history", action="store_true", help="list the fixes applied on the server")
+    fix.add_argument("--no-outside-check", action="store_true",
+                     help="do not re-probe the server from outside after the fix (the scan's probes; "
+                     "source and CA file from [servers.NAME.scan])")
     trust_option(fix)
 
 
@@ -115,7 +119,8 @@ async def _fix(config: Config, target: Target, args: argparse.Namespace) -> int:
             if manual:
                 print(f"mailtui: {manual}", file=sys.stderr)
                 return EXIT_FIX_FAILED
-            plan = await plan_fix(transport, args.rule)
+            facts = await gather(transport, CONFIG_PROBES)
+            plan = await plan_fix(transport, args.rule, facts)
             print(f"{plan.title} ({plan.fix_id}) on {plan.target}")
             print(plan.diff or "(no file changes)")
             for command in plan.commands:
@@ -127,7 +132,8 @@ async def _fix(config: Config, target: Target, args: argparse.Namespace) -> int:
                 return 0
             if not args.yes and not _confirm("Apply?"):
                 return EXIT_FIX_FAILED
-            result = await FixEngine(transport, observer=_print_step).apply(plan)
+            outside = _outside_check(config, target, facts, args)
+            result = await FixEngine(transport, observer=_print_step, outside_check=outside).apply(plan)
     except FixError as exc:
         print(f"mailtui: {exc}", file=sys.stderr)
         return EXIT_FIX_FAILED
@@ -138,6 +144,16 @@ async def _fix(config: Config, target: Target, args: argparse.Namespace) -> int:
         await transport.close()
     print(result.message)
     return 0 if result.outcome in (Outcome.APPLIED, Outcome.DRY_RUN) else EXIT_FIX_FAILED
+
+
+def _outside_check(config: Config, target: Target, facts, args: argparse.Namespace):
+    """The engine's outside check: the scan's probes against the server, from the profile's
+    ``[servers.NAME.scan]`` source; skipped with the reason when off or impossible."""
+    from mailtui.core.join import outside_check_for
+
+    resolver = os.environ.get("MAILTUI_RESOLVER") or getattr(getattr(config, "settings", None), "resolver", None)
+    return outside_check_for(target, facts=facts, resolver=resolver,
+                             off="turned off (--no-outside-check)" if args.no_outside_check else None)
 
 
 def _manual_only(rule_id: str) -> str | None:

@@ -22,20 +22,31 @@ from __future__ import annotations
 import datetime as _dt
 import fnmatch
 import ipaddress
+import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
-from mailtui.core.checks.gather import CheckFacts, MasterService
+from mailtui.core.checks.gather import CONFIG_PROBES, CheckFacts, MasterService, gather
 from mailtui.core.facts import LogSource
-from mailtui.core.findings import Finding
+from mailtui.core.findings import Finding, Status
 from mailtui.core.logs.classify import LogClassifier
 from mailtui.core.logs.events import LogEvent
 from mailtui.core.logs.reading import read_recent
 from mailtui.core.logs.records import RecordParser
 from mailtui.core.scan.model import CHECKLIST_RULES as SCAN_CHECKLIST_RULES
-from mailtui.core.scan.model import Direction, ProbeRecord, ScanReport, checklist_rule_id, target_port
+from mailtui.core.scan.model import (
+    LISTENERS,
+    Direction,
+    ProbeRecord,
+    ScanReport,
+    check_group,
+    checklist_rule_id,
+    target_port,
+)
+from mailtui.core.scan.options import ALL_GROUPS, DEFAULT_PORTS, ScanOptions, ScanOptionsError
+from mailtui.core.scan.runner import ScanSetupError
 from mailtui.core.text import sanitize
 from mailtui.core.transport.base import Transport
 from mailtui.core.transport.errors import TransportError
@@ -49,7 +60,13 @@ __all__ = [
     "config_for",
     "finding_port",
     "match_log_lines",
+    "mynetworks",
+    "outside_check_for",
+    "outside_scan_options",
+    "outside_verifier",
     "read_scan_logs",
+    "scan_checks_for",
+    "scan_groups_for",
     "scanner_addresses",
 ]
 
@@ -72,6 +89,211 @@ def checklist_rule(finding: Finding) -> str | None:
     ids); a passing one carries no fix, so the scan's table answers by check id and port.
     """
     return finding.fix or checklist_rule_id(finding.id, finding_port(finding))
+
+
+# ------------------------------------------------------------------------ outside check
+#: Checks the scan grades stricter than the checklist rule that fixes them (NCSC phase-out
+#: ciphers, TLS 1.0 on port 25 which the rule allows): a WARN there is advice, and only a
+#: FAIL disagrees with a fixed rule. Everywhere else WARN is the weakness itself (banner,
+#: HELO, SSH passwords offered) and disagrees too.
+_WARN_IS_ADVICE = frozenset({"tls.versions", "tls.sslv3", "tls.ciphers"})
+#: Checks whose verdict depends on the scanner being a stranger to Postfix (not in mynetworks).
+_NEEDS_STRANGER = frozenset({"relay.open_relay", "spoof.local_sender", "smtp.submission_auth_required"})
+
+OutsideResult = tuple[bool | None, str]
+
+
+def scan_checks_for(rule_id: str) -> dict[str, frozenset[int] | None]:
+    """The reverse of :data:`CHECKLIST_RULES`: scan check id -> the listener ports where it
+    grades ``rule_id`` (None: on whatever port it runs)."""
+    out: dict[str, frozenset[int] | None] = {}
+    for check_id, rule in CHECKLIST_RULES.items():
+        if isinstance(rule, dict):
+            keyed = {p for p in rule if p is not None}
+            ports = {p for p, r in rule.items() if p is not None and r == rule_id}
+            if rule.get(None) == rule_id:
+                ports |= set(LISTENERS) - keyed
+            if ports:
+                out[check_id] = frozenset(ports)
+        elif rule == rule_id:
+            out[check_id] = None
+    return out
+
+
+def scan_groups_for(rule_id: str) -> tuple[str, ...]:
+    """The probe groups that see ``rule_id`` from outside, in scan order (empty: none)."""
+    groups = {check_group(c) for c in scan_checks_for(rule_id)}
+    return tuple(g for g in ALL_GROUPS if g in groups)
+
+
+def _trusted(address: str | None, networks: Iterable[str]) -> bool:
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    for net in networks:
+        try:
+            if ip in ipaddress.ip_network(net.replace("[", "").replace("]", ""), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def outside_verifier(options: ScanOptions, *, trusted_networks: Iterable[str] = (),
+                     scan_function: Callable[[ScanOptions], Awaitable[ScanReport]] | None = None
+                     ) -> Callable[[str], Awaitable[OutsideResult]]:
+    """The fix engine's ``outside_check``: re-probe what a fixed rule changed, from outside.
+
+    For a rule id it runs only the probe groups that grade it (:func:`scan_groups_for`,
+    with ``options``' target, source, CA file, resolver), on only the listeners that matter,
+    and answers ``(True, detail)`` when no matching finding still shows the weakness,
+    ``(False, detail)`` when one does (FAIL, or WARN where WARN is the weakness itself), and
+    ``(None, why)`` when the outside cannot tell: no probe for the rule, the scan cannot
+    start, no probe reached the server, or the probes come from a network Postfix trusts
+    (``trusted_networks``, its mynetworks) so relay and spoofing verdicts would be the
+    insider's. ``scan_function`` defaults to :func:`mailtui.core.scan.scan`.
+    """
+    run = scan_function or _scan
+
+    async def check(rule_id: str) -> OutsideResult:
+        checks = scan_checks_for(rule_id)
+        if not checks:
+            return None, f"no outside probe sees {rule_id}"
+        scanner = options.source or (options.host if _is_loopback(options.host) else None)
+        stranger = not _trusted(scanner, trusted_networks)
+        if not stranger:
+            checks = {c: p for c, p in checks.items() if c not in _NEEDS_STRANGER}
+            if not checks:
+                return None, (f"the probes come from {scanner}, which Postfix trusts (mynetworks): "
+                              "set a scan source outside it to verify from outside")
+        groups = tuple(g for g in ALL_GROUPS if g in {check_group(c) for c in checks})
+        ports = options.ports
+        if all(p is not None for p in checks.values()):
+            wanted = set().union(*checks.values())  # type: ignore[arg-type]
+            ports = tuple(p for p in options.ports if p in wanted) or tuple(sorted(wanted))
+        elif set(groups) <= {"smtp", "relay", "enum", "spoof", "tls", "imap_pop", "ssh"}:
+            ports = tuple(p for p in options.ports if p in LISTENERS) or options.ports
+        try:
+            report = await run(replace(options, groups=groups, ports=ports))
+        except (ScanSetupError, ScanOptionsError) as exc:
+            return None, f"the server cannot be probed from here: {exc}"
+        relevant = [f for f in report.findings if f.id in checks
+                    and (checks[f.id] is None or finding_port(f) in checks[f.id])]  # type: ignore[operator]
+        bad = [f for f in relevant
+               if f.status == Status.FAIL or (f.status == Status.WARN and f.id not in _WARN_IS_ADVICE)]
+        if bad:
+            return False, "the scan still sees it: " + "; ".join(
+                f"{f.id} {f.target}: {f.status.value} {f.evidence}" for f in bad[:3])
+        seen = [f for f in relevant if f.status in (Status.PASS, Status.INFO, Status.WARN)]
+        if not seen:
+            errors = [f.evidence for f in report.findings if f.status == Status.ERROR]
+            why = "; ".join(errors[:2]) or "no matching probe result"
+            return None, f"not reachable for probing ({', '.join(groups)}): {why}"
+        note = "" if stranger else f" (relay/spoofing not re-probed: {scanner} is in mynetworks)"
+        return True, "scan agrees: " + "; ".join(
+            f"{f.id} {f.target} {f.status.value}" for f in seen[:4]) + note
+
+    return check
+
+
+def outside_check_for(target: object, *, facts: CheckFacts | None = None, transport: Transport | None = None,
+                      resolver: str | None = None, off: str | None = None
+                      ) -> Callable[[str], Awaitable[OutsideResult]]:
+    """The fix engine's ``outside_check`` for a connected target (``mailtui fix``, the panel).
+
+    ``target`` is a :class:`~mailtui.core.profiles.ServerProfile` (its host, SSH port and
+    ``[servers.NAME.scan]`` source and CA file) or this machine (127.0.0.1). The server's
+    Postfix settings (mydomain, mynetworks) come from ``facts``, else are read through
+    ``transport`` at the first call. ``resolver`` defaults to MAILTUI_RESOLVER. When the
+    check is turned ``off`` (the reason) or cannot be set up, the hook answers
+    ``(None, why)`` for every rule: a skipped step that says why, never silence.
+    """
+    from mailtui.core.profiles import ServerProfile
+
+    def skipped(why: str) -> Callable[[str], Awaitable[OutsideResult]]:
+        async def check(rule_id: str) -> OutsideResult:
+            return None, why
+        return check
+
+    if off:
+        return skipped(off)
+    profile = target if isinstance(target, ServerProfile) else None
+    resolver = resolver or os.environ.get("MAILTUI_RESOLVER")
+    ca_file = profile.scan_ca_file if profile else None
+    if ca_file and not os.path.isfile(ca_file):
+        return skipped(f"the scan's CA file {ca_file} does not exist")
+    state: dict[str, Callable[[str], Awaitable[OutsideResult]]] = {}
+
+    async def check(rule_id: str) -> OutsideResult:
+        if "verifier" not in state:
+            known = facts
+            if known is None and transport is not None:
+                try:
+                    known = await gather(transport, CONFIG_PROBES)
+                except TransportError:
+                    known = None
+            try:
+                options = outside_scan_options(
+                    profile.host if profile else "127.0.0.1", ssh_port=profile.port if profile else None,
+                    source=profile.scan_source if profile else None, ca_file=ca_file,
+                    domain=profile.scan_domain if profile else None, resolver=resolver, facts=known)
+            except (ScanOptionsError, ValueError) as exc:
+                state["verifier"] = skipped(f"the server cannot be probed: {exc}")
+            else:
+                state["verifier"] = outside_verifier(options, trusted_networks=mynetworks(known))
+        return await state["verifier"](rule_id)
+
+    return check
+
+
+async def _scan(options: ScanOptions) -> ScanReport:
+    from mailtui.core.scan import scan
+
+    return await scan(options)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host in ("localhost", "localhost.localdomain")
+
+
+def mynetworks(facts: CheckFacts | None) -> tuple[str, ...]:
+    """The CIDR entries of Postfix's effective mynetworks (table lookups are not followed)."""
+    if facts is None or facts.postfix is None:
+        return ()
+    value = facts.postfix.effective("mynetworks") or ""
+    out = []
+    for token in re.split(r"[\s,]+", value):
+        try:
+            ipaddress.ip_network(token.replace("[", "").replace("]", ""), strict=False)
+        except ValueError:
+            continue
+        out.append(token)
+    return tuple(out)
+
+
+def outside_scan_options(host: str, *, ssh_port: int | None = None, source: str | None = None,
+                         ca_file: str | None = None, domain: str | None = None, resolver: str | None = None,
+                         facts: CheckFacts | None = None) -> ScanOptions:
+    """ScanOptions for re-probing a server after a fix (quick: small budget, short timeouts).
+
+    ``host`` is the server's name or address (a profile's host; 127.0.0.1 for this
+    machine), ``source``/``ca_file``/``domain`` its ``[servers.NAME.scan]`` fields; the mail
+    domain defaults to Postfix's mydomain from ``facts``. Raises ScanOptionsError.
+    """
+    if domain is None and facts is not None and facts.postfix is not None:
+        mydomain = facts.postfix.effective("mydomain")
+        if mydomain and mydomain != "localdomain":
+            domain = sanitize(mydomain)
+    ssh_ports = (ssh_port or 22,)
+    ports = DEFAULT_PORTS if ssh_ports[0] in DEFAULT_PORTS else DEFAULT_PORTS + ssh_ports
+    return ScanOptions(host=host, domain=domain, resolver=resolver, source=source, ca_file=ca_file, ports=ports,
+                       ssh_ports=ssh_ports, budget=30.0, probe_timeout=20.0, io_timeout=4.0, connect_timeout=2.0)
 
 
 # -------------------------------------------------------------------------------- config

@@ -317,3 +317,56 @@ def test_profile_scan_source_must_be_an_address(tmp_path):
     path.write_text('[servers.x]\nhost = "mail.example.org"\n[servers.x.scan]\nsource = "not-an-ip"\n')
     with pytest.raises(ConfigError, match=r"servers\.x\.scan\.source"):
         load_config(path)
+
+
+# ------------------------------------------------------------------------ outside check
+def test_scan_checks_for_is_the_reverse_of_the_table():
+    from mailtui.core.join import scan_checks_for, scan_groups_for
+
+    assert scan_checks_for("smtp.vrfy") == {"enum.vrfy": None}
+    assert scan_checks_for("tls.dovecot_ciphers") == {"tls.ciphers": frozenset({110, 143, 993, 995})}
+    assert scan_checks_for("tls.submission_protocols")["tls.versions"] == frozenset({465, 587})
+    assert scan_groups_for("tls.cert_hostname") == ("tls",)
+    assert scan_groups_for("smtp.mynetworks") == ()
+
+
+async def test_outside_verifier_judges_only_the_matching_findings():
+    from mailtui.core.join import outside_verifier
+    from mailtui.core.scan.options import ScanOptions
+
+    load_all()
+    calls = []
+
+    def report(*findings):
+        async def fake(options):
+            calls.append(options)
+            return ScanReport("h", ("127.0.0.1",), None, options.groups, 0.0, 0.1, tuple(findings))
+        return fake
+
+    options = ScanOptions(host="127.0.0.1", source="127.0.0.2", resolver="127.0.0.1:5353")
+    cipher = CHECKS["tls.ciphers"]
+    # phase-out ciphers on 587 are advice (WARN); the Dovecot listener is not this rule's
+    ok, detail = await outside_verifier(options, scan_function=report(
+        cipher.finding(Status.WARN, "phase-out", target="127.0.0.1:587"),
+        cipher.finding(Status.FAIL, "null", target="127.0.0.1:993")))("tls.postfix_ciphers")
+    assert ok is True and calls[-1].groups == ("tls",) and set(calls[-1].ports) == {25, 465, 587}
+    ok, detail = await outside_verifier(options, scan_function=report(
+        cipher.finding(Status.FAIL, "null", target="127.0.0.1:993")))("tls.dovecot_ciphers")
+    assert ok is False and "tls.ciphers 127.0.0.1:993" in detail
+    # a banner WARN is the weakness itself
+    banner = CHECKS["smtp.banner_disclosure"]
+    ok, _ = await outside_verifier(options, scan_function=report(
+        banner.finding(Status.WARN, "Postfix 3.7", target="127.0.0.1:25")))("smtp.banner")
+    assert ok is False
+    # nothing answered: skipped with the reason
+    blocked = CHECKS["enum.blocked"]
+    ok, detail = await outside_verifier(options, scan_function=report(
+        blocked.finding(Status.ERROR, "connection refused", target="127.0.0.1:25")))("smtp.vrfy")
+    assert ok is None and "connection refused" in detail
+    # from a trusted address the relay verdict would be the insider's: skipped, said so
+    trusted = ScanOptions(host="127.0.0.1", resolver="127.0.0.1:5353")
+    ok, detail = await outside_verifier(trusted, trusted_networks=("127.0.0.0/8",),
+                                        scan_function=report())("smtp.open_relay")
+    assert ok is None and "mynetworks" in detail
+    ok, detail = await outside_verifier(options, scan_function=report())("smtp.mynetworks")
+    assert ok is None and "no outside probe" in detail

@@ -54,6 +54,7 @@ class Step(StrEnum):
     VALIDATE = "validate"
     RELOAD = "reload"
     VERIFY = "verify"
+    OUTSIDE = "verify from outside"
     LOGIN = "fresh login"
     DISARM = "disarm revert"
     RESTORE = "restore"
@@ -343,6 +344,12 @@ def _parse_hashes(text: str) -> dict[str, str]:
 
 
 LoginCheck = Callable[[], Awaitable[None]]
+#: The outside view of one rule after a fix: ``rule id -> (ok, detail)``. ``ok`` True: the
+#: matching scan probes agree the weakness is gone; False: they still see it (a verification
+#: failure: roll back); None: not checkable from outside (no probe for the rule, the target
+#: cannot be reached for probing): reported as a skipped step, never silently. The checks
+#: do not import the scan: the implementation lives in :func:`mailtui.core.join.outside_verifier`.
+OutsideCheck = Callable[[str], Awaitable[tuple[bool | None, str]]]
 
 
 async def default_login_check(transport: Transport) -> None:
@@ -365,8 +372,12 @@ class FixEngine:
 
     def __init__(self, transport: Transport, *, observer: Observer | None = None,
                  login_check: LoginCheck | None = None, revert_after: int | None = None,
-                 verify_timeout: float = 15.0) -> None:
+                 verify_timeout: float = 15.0, outside_check: OutsideCheck | None = None,
+                 outside_timeout: float = 10.0) -> None:
         self.transport = transport
+        self.outside_check = outside_check
+        #: How long the outside view may lag behind a reload (old server processes finishing).
+        self.outside_timeout = outside_timeout
         self.observer = observer
         self.login_check = login_check or (lambda: default_login_check(transport))
         self.revert_after = revert_after
@@ -442,6 +453,9 @@ class FixEngine:
             self._emit(Step.VERIFY, StepState.STARTED)
             findings = await self._verify(plan, before_listen, verify_rules)
             self._emit(Step.VERIFY, StepState.OK, "rule passes, services listen" if verify_rules else "services listen")
+            # ---- verify from outside (the scan's probes, through the hook)
+            if verify_rules and self.outside_check is not None:
+                await self._verify_outside(plan)
             # ---- fresh login
             if plan.cuts_ssh:
                 self._emit(Step.LOGIN, StepState.STARTED)
@@ -498,6 +512,34 @@ class FixEngine:
             if time.monotonic() > deadline or (failing and not missing):
                 raise StepFailed(Step.VERIFY, problem)
             await asyncio.sleep(0.5)
+
+    async def _verify_outside(self, plan: FixPlan) -> None:
+        """Every rule of the plan as the scan sees it; a disagreement raises StepFailed(OUTSIDE).
+
+        The outside view may lag a moment behind the reload (an old smtpd finishing its
+        session), so a disagreement is re-probed until ``outside_timeout`` has passed.
+        """
+        self._emit(Step.OUTSIDE, StepState.STARTED, ", ".join(plan.rules))
+        deadline = time.monotonic() + self.outside_timeout
+        checked: list[str] = []
+        skipped: list[str] = []
+        for rule_id in plan.rules:
+            while True:
+                try:
+                    ok, detail = await self.outside_check(rule_id)
+                except Exception as exc:  # noqa: BLE001 - an unproven fix is not verified
+                    ok, detail = False, f"the outside check failed: {type(exc).__name__}: {exc}"
+                if ok is not False or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(1.0)
+            detail = sanitize(detail)
+            if ok is False:
+                raise StepFailed(Step.OUTSIDE, f"{rule_id}: {detail}")
+            (checked if ok else skipped).append(f"{rule_id}: {detail}")
+        if checked:
+            self._emit(Step.OUTSIDE, StepState.OK, "; ".join(checked + skipped))
+        else:
+            self._emit(Step.OUTSIDE, StepState.SKIPPED, "; ".join(skipped))
 
     async def _rollback(self, plan: FixPlan, bdir: str, backup_id: str, step: Step, message: str) -> FixResult:
         self._emit(Step.RESTORE, StepState.STARTED, f"restoring from {bdir}")
@@ -642,5 +684,5 @@ async def apply_undo(transport: Transport, backup_id: str, **engine_options) -> 
     return await FixEngine(transport, **engine_options).apply(plan, verify_rules=False)
 
 
-__all__ = ["FixEngine", "FixPlan", "FixResult", "Outcome", "Step", "StepEvent", "StepState", "HistoryItem",
+__all__ = ["FixEngine", "FixPlan", "FixResult", "OutsideCheck", "Outcome", "Step", "StepEvent", "StepState", "HistoryItem",
            "plan_fix", "plan_undo", "apply_undo", "history", "replace", "field"]

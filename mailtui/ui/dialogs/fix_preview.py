@@ -37,6 +37,7 @@ from mailtui.core.checks.engine import (
     FixPlan,
     FixResult,
     Outcome,
+    OutsideCheck,
     Step,
     StepEvent,
     StepState,
@@ -44,6 +45,7 @@ from mailtui.core.checks.engine import (
     plan_undo,
 )
 from mailtui.core.checks.fixes import FixError
+from mailtui.core.join import outside_check_for
 from mailtui.core.text import sanitize
 from mailtui.core.transport import Transport, TransportError
 
@@ -138,10 +140,14 @@ class FixPreviewDialog(ModalScreen[FixResult | None]):
                 tooltip="Close without changing anything (not while a fix is being applied)"),
     ]
 
-    def __init__(self, transport: Transport, request: FixRequest, *, plan: FixPlan | None = None) -> None:
-        """``plan``: one made already (the dialog then shows it instead of planning)."""
+    def __init__(self, transport: Transport, request: FixRequest, *, plan: FixPlan | None = None,
+                 outside_check: OutsideCheck | None = None) -> None:
+        """``plan``: one made already (the dialog then shows it instead of planning).
+        ``outside_check``: the engine's re-probe from outside (default: the scan against the
+        app's connected server, :func:`mailtui.core.join.outside_check_for`)."""
         super().__init__(classes="dialog")
         self.transport = transport
+        self.outside_check = outside_check
         self.request = request
         self._given_plan = plan
         self.plan: FixPlan | None = None
@@ -256,7 +262,12 @@ class FixPreviewDialog(ModalScreen[FixResult | None]):
 
     @work(group="fix-apply", exclusive=True, exit_on_error=False, name="apply fix")
     async def _apply(self, plan: FixPlan, dry_run: bool) -> FixResult:
-        engine = FixEngine(self.transport, observer=self.observe)
+        outside = self.outside_check
+        if outside is None:
+            session = getattr(self.app, "session", None)
+            outside = outside_check_for(getattr(session, "target", None), transport=self.transport,
+                                        off=None if session is not None else "no connected server to probe")
+        engine = FixEngine(self.transport, observer=self.observe, outside_check=outside)
         # An undo restores files saved before a fix: like apply_undo, its rule may fail again.
         return await engine.apply(plan, dry_run=dry_run, verify_rules=plan.undo_of is None)
 
