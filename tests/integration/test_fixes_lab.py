@@ -14,7 +14,7 @@ import pytest
 
 from mailtui.core import audit
 from mailtui.core.checks import fixes as fx
-from mailtui.core.checks.engine import FixEngine, Outcome, Step, StepState, apply_undo, history, plan_fix
+from mailtui.core.checks.engine import FixEngine, Outcome, Step, StepState, apply_undo, history, plan_fix, plan_undo
 from mailtui.core.checks.gather import CONFIG_PROBES, gather
 from mailtui.core.checks.registry import evaluate
 from mailtui.core.findings import Status
@@ -82,8 +82,17 @@ async def test_every_fix_flips_its_rule_on_the_weak_lab_and_undo_restores(weak_l
         assert all(items[b].status == "applied" for b in backups)
         # undo the last Postfix fix through the same protocol: its rule fails again
         last = next(b for b in reversed(backups) if items[b].files[0].startswith("/etc/postfix"))
-        undo = await apply_undo(ssh, last)
+        shown = await plan_undo(ssh, last)
+        with pytest.raises(fx.FixError):
+            await apply_undo(ssh, backups[0] if backups[0] != last else backups[1], plan=shown)
+        undo = await apply_undo(ssh, last, plan=shown)  # exactly the plan that was shown
         assert undo.outcome == Outcome.APPLIED, undo.message
+        assert undo.plan is shown
+        # the engine writes the final status of both: nothing for the UI to guess
+        items = {i.id: i for i in await history(ssh)}
+        assert items[last].status == "undone" and items[last].undone_by == undo.backup_id
+        assert items[undo.backup_id].status == "applied" and items[undo.backup_id].undo_of == last
+        assert not items[last].undoable and items[undo.backup_id].undoable
         assert [e.action for e in audit.read_local()][-1] == "undo"
     services_up()
     assert first != snapshot()
@@ -140,6 +149,9 @@ async def test_failing_verification_restores(weak_lab, tmp_path):
     result, events, _ = await _fault(weak_lab, tmp_path, wrong)
     assert (Step.VERIFY, StepState.FAILED) in [(e.step, e.state) for e in events]
     assert "still fails" in result.message
+    async with ssh_transport(weak_lab, tmp_path) as ssh:
+        item = {i.id: i for i in await history(ssh)}[result.backup_id]
+    assert item.status == "rolled back" and not item.undoable
 
 
 async def test_connection_dropped_mid_apply_restores(weak_lab, tmp_path):
@@ -172,4 +184,7 @@ async def test_timed_revert_fires_when_the_fresh_login_fails(weak_lab, tmp_path)
     wait_ssh()
     async with ssh_transport(weak_lab, tmp_path) as ssh:  # logging in works again
         assert (await ssh.run(["true"])).ok
+        # the engine could not write the end; the server's restore did: the history says so
+        item = {i.id: i for i in await history(ssh)}[result.backup_id]
+        assert item.status == "rolled back", item
     services_up()

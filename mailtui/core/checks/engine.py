@@ -86,6 +86,17 @@ class Outcome(StrEnum):
     FAILED = "failed"            # failed before anything changed
 
 
+class FixStatus(StrEnum):
+    """The status of one backup (a fix or an undo) in the server's history, written by the engine."""
+
+    APPLYING = "applying"              # running, or interrupted before the engine could say more
+    APPLIED = "applied"                # changed and verified; undo puts the files back
+    FAILED = "failed"                  # failed before anything changed
+    ROLLED_BACK = "rolled back"        # failed and restored (by mailtui, or by the server's timed revert)
+    REVERT_PENDING = "revert pending"  # could not restore now; the server's timed revert is armed
+    UNDONE = "undone"                  # a later undo put the files back as they were before it
+
+
 @dataclass(frozen=True)
 class FixPlan:
     """Exactly what a fix will do: the diff to show and the commands to run."""
@@ -138,6 +149,12 @@ class HistoryItem:
     status: str
     files: tuple[str, ...]
     undo_of: str | None = None
+    #: The undo that undid this one (set with status ``undone``).
+    undone_by: str | None = None
+
+    @property
+    def undoable(self) -> bool:
+        return self.status == FixStatus.APPLIED
 
 
 class StepFailed(Exception):
@@ -415,7 +432,7 @@ class FixEngine:
             self._emit(Step.BACKUP, StepState.STARTED, bdir)
             out = await self._run(Step.BACKUP, ["sh", "-c", _BACKUP, "mailtui-backup", bdir, str(after), *plan.files],
                                   input=restore_script(bdir, plan))
-            await self._write_meta(bdir, plan, backup_id, "applying")
+            await self._write_meta(bdir, plan, backup_id, FixStatus.APPLYING)
             current = _parse_hashes(out)
             moved = [p for p in plan.files if current.get(p) != _sha(plan.before[p])]
             if moved:
@@ -469,13 +486,16 @@ class FixEngine:
             # ---- disarm
             await self._run(Step.DISARM, ["sh", "-c", _DISARM, "x", bdir])
             self._emit(Step.DISARM, StepState.OK)
-            await self._write_meta(bdir, plan, backup_id, "applied")
+            await self._write_meta(bdir, plan, backup_id, FixStatus.APPLIED)
+            if plan.undo_of:
+                await self._mark_undone(plan.undo_of, backup_id)
         except (StepFailed, TransportError) as exc:
             step = exc.step if isinstance(exc, StepFailed) else self._current_step()
             message = exc.message
             self._emit(step, StepState.FAILED, message)
             if not changed:
                 await self._disarm_quietly(bdir)
+                await self._write_meta(bdir, plan, backup_id, FixStatus.FAILED)
                 return await self._finish(plan, Outcome.FAILED, f"{plan.title} failed at {step.value}: {message}. "
                                           "Nothing was changed.", backup_id)
             return await self._rollback(plan, bdir, backup_id, step, message)
@@ -553,7 +573,7 @@ class FixEngine:
                 if wrong:
                     raise StepFailed(Step.RESTORE, f"not identical after restore: {', '.join(wrong)}")
                 await self._run(Step.RESTORE, ["sh", "-c", _DISARM, "x", bdir])
-                await self._write_meta(bdir, plan, backup_id, "rolled back")
+                await self._write_meta(bdir, plan, backup_id, FixStatus.ROLLED_BACK)
                 self._emit(Step.RESTORE, StepState.OK, "files restored byte for byte, services reloaded")
                 return await self._finish(plan, Outcome.ROLLED_BACK,
                                           f"{plan.title} failed at {step.value} ({message}); the previous "
@@ -568,6 +588,7 @@ class FixEngine:
                 break
             await asyncio.sleep(1)
         self._emit(Step.RESTORE, StepState.FAILED, last)
+        await self._write_meta(bdir, plan, backup_id, FixStatus.REVERT_PENDING)  # best effort: the link may be down
         return await self._finish(plan, Outcome.REVERT_PENDING,
                                   f"{plan.title} failed at {step.value} ({message}) and mailtui could not restore "
                                   f"now ({last}); the server restores {bdir} by itself when its timed revert fires.",
@@ -579,8 +600,23 @@ class FixEngine:
         except TransportError:
             pass
 
+    async def _mark_undone(self, undone_id: str, undo_id: str) -> None:
+        """After an undo: the backup it undid is ``undone``; when that was itself an undo, the
+        fix it had undone is back in force (``applied``)."""
+        meta = await _read_meta(self.transport, undone_id)
+        if meta is None:
+            return
+        meta.update(status=FixStatus.UNDONE.value, undone_by=undo_id)
+        await _store_meta(self.transport, undone_id, meta)
+        earlier = meta.get("undo_of")
+        if isinstance(earlier, str) and _ID.match(earlier):
+            again = await _read_meta(self.transport, earlier)
+            if again is not None and again.get("status") == FixStatus.UNDONE.value:
+                again.update(status=FixStatus.APPLIED.value, undone_by=None)
+                await _store_meta(self.transport, earlier, again)
+
     async def _write_meta(self, bdir: str, plan: FixPlan, backup_id: str, status: str) -> None:
-        meta = {"id": backup_id, "fix": plan.fix_id, "rules": list(plan.rules), "status": status,
+        meta = {"id": backup_id, "fix": plan.fix_id, "rules": list(plan.rules), "status": str(status),
                 "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "files": list(plan.files), "undo_of": plan.undo_of, "target": plan.target}
         try:
@@ -617,21 +653,65 @@ def _serves(listener, services) -> bool:
 
 
 # ---------------------------------------------------------------- history / undo
+async def _read_meta(transport: Transport, backup_id: str) -> dict | None:
+    if not _ID.match(backup_id):
+        return None
+    result = await transport.run(["sh", "-c", 'cat "$1/meta.json" 2>/dev/null || true', "x",
+                                  f"{BACKUP_ROOT}/{backup_id}"], sudo=True, timeout=30)
+    try:
+        data = json.loads(result.stdout)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def _store_meta(transport: Transport, backup_id: str, meta: dict) -> None:
+    try:
+        await transport.run(["sh", "-c", 'cat > "$1/meta.json"', "x", f"{BACKUP_ROOT}/{backup_id}"], sudo=True,
+                            input=json.dumps(meta) + "\n", timeout=30)
+    except TransportError:
+        pass
+
+
+_HISTORY = rf"""for m in {BACKUP_ROOT}/*/meta.json; do
+  [ -f "$m" ] || continue
+  d=${{m%/meta.json}}; flags=-
+  [ -e "$d/restored" ] && flags="${{flags}}R"
+  [ -e "$d/revert.pid" ] && flags="${{flags}}P"
+  printf '%s\t' "$flags"; tr -d '\n' < "$m"; echo
+done; true"""
+
+
+def _final_status(status: str, flags: str) -> str:
+    """The status the engine wrote, completed by what only the server knows: a run that
+    ended before the engine could write its end was rolled back by the timed revert
+    (``restored`` exists) or will be (the revert is still armed)."""
+    if status in (FixStatus.APPLYING, FixStatus.REVERT_PENDING):
+        if "R" in flags:
+            return FixStatus.ROLLED_BACK.value
+        if "P" in flags:
+            return FixStatus.REVERT_PENDING.value
+    return status
+
+
 async def history(transport: Transport) -> list[HistoryItem]:
-    """The fixes applied on this server (its backups), newest first."""
-    script = f'for m in {BACKUP_ROOT}/*/meta.json; do [ -f "$m" ] && {{ cat "$m"; echo; }}; done; true'
-    result = await transport.run(["sh", "-c", script], sudo=True, timeout=30)
+    """The fixes applied on this server (its backups), newest first, with their final status."""
+    result = await transport.run(["sh", "-c", _HISTORY], sudo=True, timeout=30)
     items = []
     for line in result.stdout.splitlines():
+        flags, _, text = line.partition("\t")
         try:
-            data = json.loads(line)
+            data = json.loads(text)
         except ValueError:
             continue
-        if not _ID.match(str(data.get("id", ""))):
+        if not isinstance(data, dict) or not _ID.match(str(data.get("id", ""))):
             continue
+        status = _final_status(sanitize(str(data.get("status", ""))), flags)
+        undo_of = data.get("undo_of") if isinstance(data.get("undo_of"), str) else None
+        undone_by = data.get("undone_by") if isinstance(data.get("undone_by"), str) else None
         items.append(HistoryItem(data["id"], sanitize(str(data.get("fix", ""))), sanitize(str(data.get("time", ""))),
-                                 sanitize(str(data.get("status", ""))), tuple(sanitize(str(f)) for f in data.get("files", ())),
-                                 data.get("undo_of")))
+                                 status, tuple(sanitize(str(f)) for f in data.get("files", ())),
+                                 sanitize(undo_of) if undo_of else None, sanitize(undone_by) if undone_by else None))
     return sorted(items, key=lambda i: i.id, reverse=True)
 
 
@@ -679,10 +759,18 @@ def _services_of(files: tuple[str, ...]) -> list[str]:
     return out
 
 
-async def apply_undo(transport: Transport, backup_id: str, **engine_options) -> FixResult:
-    plan = await plan_undo(transport, backup_id)
-    return await FixEngine(transport, **engine_options).apply(plan, verify_rules=False)
+async def apply_undo(transport: Transport, backup_id: str, *, plan: FixPlan | None = None, dry_run: bool = False,
+                     **engine_options) -> FixResult:
+    """Undo ``backup_id`` through the fix protocol. ``plan``: the undo plan that was shown
+    (from :func:`plan_undo`), applied exactly; if the files moved since, the backup step
+    refuses it. Without it, a fresh plan is made."""
+    if plan is None:
+        plan = await plan_undo(transport, backup_id)
+    elif plan.undo_of != backup_id:
+        raise FixError(f"the plan shown undoes {plan.undo_of or 'nothing'}, not {backup_id}")
+    # An undo restores files saved before a fix: its rule may fail again, so only the services are verified.
+    return await FixEngine(transport, **engine_options).apply(plan, dry_run=dry_run, verify_rules=False)
 
 
-__all__ = ["FixEngine", "FixPlan", "FixResult", "OutsideCheck", "Outcome", "Step", "StepEvent", "StepState", "HistoryItem",
+__all__ = ["FixEngine", "FixPlan", "FixResult", "FixStatus", "OutsideCheck", "Outcome", "Step", "StepEvent", "StepState", "HistoryItem",
            "plan_fix", "plan_undo", "apply_undo", "history", "replace", "field"]

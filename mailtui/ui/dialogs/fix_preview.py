@@ -41,6 +41,7 @@ from mailtui.core.checks.engine import (
     Step,
     StepEvent,
     StepState,
+    apply_undo,
     plan_fix,
     plan_undo,
 )
@@ -262,14 +263,15 @@ class FixPreviewDialog(ModalScreen[FixResult | None]):
 
     @work(group="fix-apply", exclusive=True, exit_on_error=False, name="apply fix")
     async def _apply(self, plan: FixPlan, dry_run: bool) -> FixResult:
+        if plan.undo_of is not None:  # exactly the undo plan shown
+            return await apply_undo(self.transport, plan.undo_of, plan=plan, dry_run=dry_run, observer=self.observe)
         outside = self.outside_check
         if outside is None:
             session = getattr(self.app, "session", None)
             outside = outside_check_for(getattr(session, "target", None), transport=self.transport,
                                         off=None if session is not None else "no connected server to probe")
         engine = FixEngine(self.transport, observer=self.observe, outside_check=outside)
-        # An undo restores files saved before a fix: like apply_undo, its rule may fail again.
-        return await engine.apply(plan, dry_run=dry_run, verify_rules=plan.undo_of is None)
+        return await engine.apply(plan, dry_run=dry_run)
 
     def observe(self, event: StepEvent) -> None:
         """The engine's observer: one line per step, updated as it goes (runs on the app's loop)."""

@@ -34,7 +34,8 @@ __all__ = ["FixHistoryScreen", "describe_item"]
 
 _MUTED = "$foreground-muted"
 #: DataTable cells are Rich renderables: theme variables are looked up when a row is made.
-_STATUS_COLOR = {"applied": "text-success", "rolled back": "text-warning", "applying": "text-error"}
+_STATUS_COLOR = {"applied": "text-success", "rolled back": "text-warning", "applying": "text-error",
+                 "revert pending": "text-error", "failed": "text-warning", "undone": "foreground-muted"}
 
 
 def fix_title(fix_id: str) -> str:
@@ -74,8 +75,10 @@ def describe_item(item: HistoryItem, items: dict[str, HistoryItem], undone_by: s
 _STATUS_MEANING = {
     "applied": "applied and verified; undo puts the files back as they were before it",
     "rolled back": "failed and was rolled back at once: the files are as before, nothing to undo",
-    "applying": "did not finish (the connection or the fresh login failed): the server's timed revert "
-                "restored the files",
+    "applying": "did not finish, and the server has no record of a restore: compare the files with the backup",
+    "revert pending": "failed and could not be restored at once: the server's timed revert restores the files",
+    "failed": "failed before anything changed",
+    "undone": "a later undo put the files back as they were before it",
 }
 
 
@@ -137,13 +140,13 @@ class FixHistoryScreen(Screen[bool]):
 
     def show_items(self, items: list[HistoryItem]) -> None:
         self.items = list(items)
-        undone = {i.undo_of: i.id for i in items if i.undo_of and i.status == "applied"}
         table = self.query_one(DataTable)
         table.clear()
         colors = self.app.get_css_variables()
         by_id = {i.id: i for i in items}
         for item in items:
-            table.add_row(*describe_item(item, by_id, undone.get(item.id), colors), key=item.id)
+            # The engine writes each entry's final status (undone included): nothing to guess here.
+            table.add_row(*describe_item(item, by_id, None, colors), key=item.id)
         self._show_detail()
         status = self.query_one("#history-status", Static)
         status.set_classes("")
@@ -181,8 +184,8 @@ class FixHistoryScreen(Screen[bool]):
         if item is None:
             self.notify("No fix to undo.", severity="warning")
             return
-        if item.status != "applied":
-            self.notify(f"That fix was {item.status}: its old configuration is already back, nothing to undo.",
+        if not item.undoable:
+            self.notify(f"That fix is {item.status}: {_STATUS_MEANING.get(item.status, 'nothing to undo')}.",
                         severity="warning", markup=False)
             return
         self.request_undo(item)
