@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from mailtui.core.findings import Finding, Severity, Status
@@ -135,11 +135,21 @@ async def run(ctx) -> list[Finding]:
     ips = list(dict.fromkeys(ips))
     t = ctx.transcript("blocklist queries")
 
+    async def with_reason(verdicts: list[BlVerdict]) -> list[BlVerdict]:
+        """A listing's TXT record says why (and where to ask for delisting): add it to the meaning."""
+        async def one(v: BlVerdict) -> BlVerdict:
+            if v.status != BlStatus.LISTED:
+                return v
+            txt = await ctx.dns(v.query, "TXT")
+            t.note(txt.render())
+            return replace(v, meaning=f"{v.meaning}: {'; '.join(txt.records)}") if txt.records else v
+        return list(await asyncio.gather(*(one(v) for v in verdicts)))
+
     async def ip_verdicts(ip: str) -> tuple[str, list[BlVerdict]]:
         answers = await asyncio.gather(*(ctx.dns(dnsbl_query_name(ip, z), "A") for z in ctx.options.dnsbl_zones))
         for a in answers:
             t.note(a.render())
-        return ip, [classify_dnsbl(z, a) for z, a in zip(ctx.options.dnsbl_zones, answers)]
+        return ip, await with_reason([classify_dnsbl(z, a) for z, a in zip(ctx.options.dnsbl_zones, answers)])
 
     out: list[Finding] = []
     for ip, verdicts in await asyncio.gather(*(ip_verdicts(ip) for ip in ips)):
@@ -148,5 +158,6 @@ async def run(ctx) -> list[Finding]:
         answers = await asyncio.gather(*(ctx.dns(f"{ctx.domain}.{z}", "A") for z in ctx.options.domain_blocklists))
         for a in answers:
             t.note(a.render())
-        out += dnsbl_findings(ctx.domain, [classify_dnsbl(z, a) for z, a in zip(ctx.options.domain_blocklists, answers)])
+        out += dnsbl_findings(ctx.domain, await with_reason(
+            [classify_dnsbl(z, a) for z, a in zip(ctx.options.domain_blocklists, answers)]))
     return out
