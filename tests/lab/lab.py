@@ -86,6 +86,27 @@ F2B_NFT_TABLE = "inet f2b-table"   # created by nftables-multiport on the first 
 F2B_IGNOREIP = ["127.0.0.1/32", "::1"]
 NFT = "/usr/sbin/nft"
 
+# OpenDKIM: the system's config paths (what mailtui's checklist reads on a real server),
+# the lab's own key and a lab run directory; a milter on 127.0.0.1:8891 for Postfix
+OPENDKIM = "/usr/sbin/opendkim"
+OPENDKIM_CONF = "/etc/opendkim.conf"
+OPENDKIM_DIR = "/etc/opendkim"
+OPENDKIM_KEYTABLE = "/etc/opendkim/KeyTable"
+OPENDKIM_SIGNINGTABLE = "/etc/opendkim/SigningTable"
+OPENDKIM_PORT = 8891
+MILTER = f"inet:127.0.0.1:{OPENDKIM_PORT}"
+
+# MTA-STS: a tiny HTTPS server (stdlib, system python3) for the policy files
+PYTHON3 = "/usr/bin/python3"
+STS_PORT = 443
+STS_HOST = f"mta-sts.{ZONE}"
+STS_BAD_DOMAIN = f"stsbad.{ZONE}"           # a variant whose policy misses its MX
+STS_BAD_HOST = f"mta-sts.{STS_BAD_DOMAIN}"
+STS_POLICIES = {
+    STS_HOST: f"version: STSv1\nmode: enforce\nmx: {MX_HOST}\nmax_age: 86400\n",
+    STS_BAD_HOST: "version: STSv1\nmode: enforce\nmx: other.example.test\nmax_age: 86400\n",
+}
+
 DOVECOT_PASSWD = "/etc/dovecot/mailtui-lab.passwd"
 POSTFIX_VMAILBOX = "/etc/postfix/mailtui-lab-vmailbox"
 POSTFIX_VALIAS = "/etc/postfix/mailtui-lab-valias"
@@ -109,6 +130,8 @@ PACKAGES = [
     "fail2ban", "nftables",
     # peers of the outside-in scan, for the differential tests (issue 4)
     "nmap", "testssl.sh", "ssh-audit",
+    # a real DKIM signer (a Postfix milter) and its tools (opendkim-testkey)
+    "opendkim", "opendkim-tools",
 ]
 # what `up` needs on disk (cheaper than asking dpkg every time)
 REQUIRED_FILES = [SSHD, "/usr/bin/ssh-keygen", "/usr/sbin/postfix", POSTFIX_MASTER,
@@ -116,7 +139,7 @@ REQUIRED_FILES = [SSHD, "/usr/bin/ssh-keygen", "/usr/sbin/postfix", POSTFIX_MAST
                   KNOTD, "/usr/sbin/knotc", "/usr/sbin/keymgr", "/usr/bin/openssl",
                   "/usr/sbin/visudo", "/usr/sbin/useradd", "/usr/sbin/usermod",
                   "/usr/lib/postfix/configure-instance.sh", "/usr/bin/cpio",
-                  F2B_CLIENT, F2B_SERVER, NFT]
+                  F2B_CLIENT, F2B_SERVER, NFT, "/usr/sbin/opendkim"]
 
 USERS = {  # role -> unix user
     "admin": "mtadmin",
@@ -212,6 +235,18 @@ class Lab:
         self.f2b_db = os.path.join(self.f2b_dir, "fail2ban.sqlite3")
         self.fail2ban_pid = os.path.join(self.run_dir, "fail2ban.pid")
         self.fail2ban_start_log = os.path.join(self.logs_dir, "fail2ban-start.log")
+        # opendkim (config in /etc; pid and start output here)
+        self.opendkim_pid = os.path.join(self.run_dir, "opendkim.pid")
+        self.opendkim_log = os.path.join(self.logs_dir, "opendkim.log")
+        # MTA-STS policy server
+        self.sts_dir = os.path.join(d, "mta-sts")
+        self.sts_script = os.path.join(self.sts_dir, "server.py")
+        self.sts_conf = os.path.join(self.sts_dir, "server.json")
+        self.sts_pid = os.path.join(self.run_dir, "mta-sts.pid")
+        self.sts_log = os.path.join(self.logs_dir, "mta-sts.log")
+        self.sts_key = os.path.join(self.tls_dir, "mta-sts.key")
+        self.sts_crt = os.path.join(self.tls_dir, "mta-sts.crt")
+        self.sts_chain = os.path.join(self.tls_dir, "mta-sts.fullchain.pem")
 
     def key(self, user: str) -> str:
         return os.path.join(self.ssh_dir, f"id_{user}")
@@ -672,7 +707,16 @@ extendedKeyUsage = serverAuth
 subjectAltName = DNS:{mx}
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
+[v3_sts]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = {sts_names}
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
 """
+
+STS_NAMES = (STS_HOST, STS_BAD_HOST)
 
 
 def _sign(lab: Lab, key: str, crt: str, subj: str, ext: str, days: int,
@@ -696,7 +740,8 @@ def _sign(lab: Lab, key: str, crt: str, subj: str, ext: str, days: int,
 
 def build_tls(lab: Lab) -> tuple[bool, str]:
     """Lab CA -> intermediate -> leaf for mail.mailtui.test. Returns (changed, detail)."""
-    write_file(lab.openssl_cnf, OPENSSL_CNF.format(mark=MARK, mx=MX_HOST))
+    write_file(lab.openssl_cnf, OPENSSL_CNF.format(
+        mark=MARK, mx=MX_HOST, sts_names=", ".join(f"DNS:{n}" for n in STS_NAMES)))
     made = []
     root_new = not (os.path.exists(lab.ca_key) and os.path.exists(lab.ca_crt))
     if root_new:
@@ -719,6 +764,24 @@ def build_tls(lab: Lab) -> tuple[bool, str]:
     chain = (read_text(lab.leaf_crt) or "") + (read_text(lab.int_crt) or "")
     changed = write_file(lab.chain, chain, 0o644) or bool(made)
     return changed, ("generated " + ", ".join(made)) if made else "present"
+
+
+def build_sts_tls(lab: Lab) -> tuple[bool, str]:
+    """A second leaf, mta-sts.mailtui.test (+ the stsbad variant's name), by the same intermediate."""
+    new = not (os.path.exists(lab.sts_key) and os.path.exists(lab.sts_crt))
+    if not new:  # expiring, another intermediate, or another name list
+        new = run(["openssl", "x509", "-noout", "-checkend", str(30 * 86400), "-in", lab.sts_crt],
+                  check=False).returncode != 0
+        new = new or run(["openssl", "verify", "-CAfile", lab.ca_crt, "-untrusted", lab.int_crt, lab.sts_crt],
+                         check=False).returncode != 0
+        san = run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", lab.sts_crt], check=False).stdout
+        new = new or sorted(re.findall(r"DNS:([^,\s]+)", san)) != sorted(STS_NAMES)
+    if new:
+        _sign(lab, lab.sts_key, lab.sts_crt, f"/O=mailtui lab/CN={STS_HOST}", "v3_sts", 825,
+              lab.int_crt, lab.int_key)
+    chain = (read_text(lab.sts_crt) or "") + (read_text(lab.int_crt) or "")
+    changed = write_file(lab.sts_chain, chain, 0o644) or new
+    return changed, f"generated {STS_HOST} leaf" if new else "present"
 
 
 def leaf_spki_sha256(lab: Lab) -> str:
@@ -1007,6 +1070,7 @@ VARIANT_DOMAINS = {
     "dmarcnone": "DMARC p=none (monitoring only, no protection)",
     "badtlsa": "TLSA of the MX does not match its certificate",
     "noptr": "MX host's address (127.0.0.3) has no PTR",
+    "stsbad": "MTA-STS policy (served on 127.0.0.1:443) lists other.example.test, not the MX",
 }
 
 
@@ -1031,7 +1095,9 @@ def variant_zone_text() -> str:
     out += [f"_s{i}.spf11      TXT     \"v=spf1 ip4:192.0.2.{i} -all\"" for i in range(1, 12)]
     out += ["mx-badtlsa      A       127.0.0.1",
             "_25._tcp.mx-badtlsa TLSA 3 1 1 " + "00" * 32,
-            "mx-noptr        A       127.0.0.3"]
+            "mx-noptr        A       127.0.0.3",
+            '_mta-sts.stsbad TXT     "v=STSv1; id=20240101T000000"',
+            "mta-sts.stsbad  A       127.0.0.1"]
     return "\n".join(out) + "\n"
 
 
@@ -1461,6 +1527,11 @@ smtpd_sasl_type = dovecot
 smtpd_sasl_path = private/auth
 smtpd_sasl_auth_enable = yes
 
+# DKIM signing: the lab's OpenDKIM milter; a stopped milter never blocks mail
+smtpd_milters = {MILTER}
+non_smtpd_milters = {MILTER}
+milter_default_action = accept
+
 # profile: {profile}
 {prof}"""
 
@@ -1844,6 +1915,261 @@ def stop_fail2ban(lab: Lab) -> str:
     return f"{how} pid {mine}{table}"
 
 
+# --------------------------------------------------------------------------- opendkim
+
+
+def opendkim_conf(lab: Lab) -> str:
+    return f"""\
+# mailtui lab OpenDKIM -- {MARK}
+# start: {OPENDKIM} -x {OPENDKIM_CONF}   (the original is saved in {lab.backup_dir}/opendkim/)
+# Sign only (Mode s): a verifier would look keys up in DNS. Nameservers keeps even that on
+# loopback. Runs as root (no UserID): the lab key ({lab.dkim_key}) is root's, mode 0600.
+Mode                    s
+Syslog                  yes
+SyslogSuccess           yes
+LogWhy                  yes
+Canonicalization        relaxed/simple
+OversignHeaders         From
+KeyTable                file:{OPENDKIM_KEYTABLE}
+SigningTable            refile:{OPENDKIM_SIGNINGTABLE}
+# only mail from these hosts (and from logged-in users) is signed; 127.0.0.2 is the outsider
+InternalHosts           127.0.0.1, ::1
+Nameservers             127.0.0.1
+Socket                  inet:{OPENDKIM_PORT}@127.0.0.1
+PidFile                 {lab.opendkim_pid}
+UMask                   007
+"""
+
+
+def build_opendkim(lab: Lab) -> tuple[bool, str]:
+    """/etc/opendkim.conf + KeyTable/SigningTable: selector `lab` of mailtui.test, the lab's key."""
+    ensure_dir(os.path.join(lab.backup_dir, "opendkim"), 0o700)
+    backup_once(lab, OPENDKIM_CONF, "opendkim/opendkim.conf")
+    ensure_dir(OPENDKIM_DIR, 0o755)
+    name = f"{DKIM_SELECTOR}._domainkey.{ZONE}"
+    made = []
+    if write_file(OPENDKIM_KEYTABLE, f"# {MARK}\n{name} {ZONE}:{DKIM_SELECTOR}:{lab.dkim_key}\n"):
+        made.append("KeyTable")
+    if write_file(OPENDKIM_SIGNINGTABLE, f"# {MARK}\n*@{ZONE} {name}\n"):
+        made.append("SigningTable")
+    conf = opendkim_conf(lab)
+    if read_text(OPENDKIM_CONF) != conf:
+        made.append("opendkim.conf")
+    if made:
+        with tempfile.NamedTemporaryFile("w", dir=lab.run_dir, suffix=".conf", delete=False) as t:
+            t.write(conf)
+        try:
+            run([OPENDKIM, "-n", "-x", t.name])  # validate before installing
+        finally:
+            os.unlink(t.name)
+        write_file(OPENDKIM_CONF, conf, 0o644)
+    return bool(made), ("wrote " + ", ".join(made)) if made else "unchanged"
+
+
+def opendkim_pid(lab: Lab) -> int | None:
+    pid = read_pid(lab.opendkim_pid)
+    return pid if alive(pid, OPENDKIM, f"-x {OPENDKIM_CONF}") else None
+
+
+def start_opendkim(lab: Lab) -> str:
+    strays = find_pids(exe=OPENDKIM, cmd_contains=f"-x {OPENDKIM_CONF}")
+    if strays:
+        terminate(strays, OPENDKIM)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(lab.opendkim_pid)  # stale
+    rc = spawn_daemon([OPENDKIM, "-x", OPENDKIM_CONF], lab.opendkim_log)
+    if rc != 0:
+        raise LabError(f"opendkim exited with {rc}\n{tail(lab.opendkim_log)}")
+    deadline = time.monotonic() + 10
+    while opendkim_pid(lab) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if opendkim_pid(lab) is None:
+        raise LabError(f"opendkim did not write {lab.opendkim_pid}\n{tail(lab.opendkim_log)}")
+    return "started"
+
+
+def milter_negotiate(host: str = LOOPBACK, port: int = OPENDKIM_PORT, timeout: float = 2.0) -> str:
+    """A milter option negotiation (SMFIC_OPTNEG), then SMFIC_QUIT: proves a milter answers."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(struct.pack("!IcIII", 13, b"O", 6, 0x1FF, 0x1FFFFF))
+        head = b""
+        while len(head) < 5:
+            chunk = s.recv(5 - len(head))
+            if not chunk:
+                raise LabError("milter closed the connection during negotiation")
+            head += chunk
+        size, cmd = struct.unpack("!Ic", head)
+        if cmd != b"O":
+            raise LabError(f"milter answered {cmd!r} to OPTNEG")
+        with contextlib.suppress(OSError):
+            s.sendall(struct.pack("!Ic", 1, b"Q"))
+    return f"milter negotiates on {host}:{port}"
+
+
+def wait_opendkim(lab: Lab, timeout: float = 20) -> str:
+    return wait_for("opendkim", milter_negotiate, lambda: opendkim_pid(lab) is not None,
+                    lab.opendkim_log, timeout)
+
+
+def stop_opendkim(lab: Lab) -> str:
+    pid = read_pid(lab.opendkim_pid)
+    parts = []
+    if alive(pid, OPENDKIM, f"-x {OPENDKIM_CONF}"):
+        terminate([pid], OPENDKIM)
+        parts.append(f"stopped pid {pid}")
+    elif pid:
+        parts.append(f"stale pid file ({pid} is not the lab opendkim)")
+    strays = find_pids(exe=OPENDKIM, cmd_contains=f"-x {OPENDKIM_CONF}")
+    if strays:
+        terminate(strays, OPENDKIM)
+        parts.append(f"stopped strays {strays}")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(lab.opendkim_pid)
+    return ", ".join(parts) or "not running"
+
+
+# --------------------------------------------------------------------------- MTA-STS policy server
+
+STS_SERVER = r'''#!/usr/bin/python3
+# mailtui lab MTA-STS policy server -- MARK
+# usage: python3 server.py CONFIG.json   (binds, forks, writes the pid file, serves)
+import http.server, json, os, socket, ssl, sys
+
+conf = json.load(open(sys.argv[1]))
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+ctx.load_cert_chain(conf["chain"], conf["key"])   # leaf + intermediate, never the root
+policies = conf["policies"]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "mailtui-lab-mta-sts"
+    sys_version = ""
+    timeout = 10
+
+    def do_GET(self):
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip().lower().rstrip(".")
+        body = policies.get(host) if self.path == "/.well-known/mta-sts.txt" else None
+        data = (body or "not found\n").encode()
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("%s %s %s\n" % (self.log_date_time_string(), self.client_address[0], fmt % args))
+        sys.stderr.flush()
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def get_request(self):
+        conn, addr = self.socket.accept()
+        conn.settimeout(10)
+        # the handshake happens in the handler's thread (a slow client blocks no one)
+        return ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request, client_address):
+        sys.stderr.write("%s: %s\n" % (client_address[0], sys.exc_info()[1]))
+
+
+server = Server((conf["host"], conf["port"]), Handler)
+pid = os.fork()
+if pid:
+    with open(conf["pidfile"] + ".tmp", "w") as f:
+        f.write("%d\n" % pid)
+    os.replace(conf["pidfile"] + ".tmp", conf["pidfile"])
+    os._exit(0)
+os.setsid()
+sys.stderr.write("serving %s on %s:%d\n" % (", ".join(sorted(policies)), conf["host"], conf["port"]))
+sys.stderr.flush()
+server.serve_forever()
+'''
+
+
+def build_sts(lab: Lab) -> tuple[bool, str]:
+    ensure_dir(lab.sts_dir, 0o755)
+    tls_changed, tls_detail = build_sts_tls(lab)
+    conf = {"host": LOOPBACK, "port": STS_PORT, "chain": lab.sts_chain, "key": lab.sts_key,
+            "pidfile": lab.sts_pid, "policies": STS_POLICIES}
+    a = write_file(lab.sts_script, STS_SERVER.replace("MARK", MARK), 0o755)
+    b = write_file(lab.sts_conf, json.dumps(conf, indent=1) + "\n", 0o644)
+    made = [n for n, f in (("server.py", a), ("server.json", b)) if f]
+    changed = tls_changed or bool(made)
+    return changed, f"tls {tls_detail}" + (", wrote " + ", ".join(made) if made else "")
+
+
+def sts_pid(lab: Lab) -> int | None:
+    pid = read_pid(lab.sts_pid)
+    if not alive(pid, cmd_contains=lab.sts_script):
+        return None
+    return pid if os.path.basename(proc_exe(pid) or "").startswith("python3") else None
+
+
+def _sts_strays(lab: Lab) -> list[int]:
+    return [p for p in find_pids(cmd_contains=f"{lab.sts_script} {lab.sts_conf}")
+            if os.path.basename(proc_exe(p) or "").startswith("python3")]
+
+
+def start_sts(lab: Lab) -> str:
+    strays = _sts_strays(lab)
+    if strays:
+        terminate(strays, os.path.dirname(PYTHON3) + "/python3")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(lab.sts_pid)  # stale
+    rc = spawn_daemon([PYTHON3, lab.sts_script, lab.sts_conf], lab.sts_log)
+    if rc != 0:
+        raise LabError(f"MTA-STS server exited with {rc}\n{tail(lab.sts_log)}")
+    if sts_pid(lab) is None:
+        raise LabError(f"MTA-STS server did not write {lab.sts_pid}\n{tail(lab.sts_log)}")
+    return "started"
+
+
+def fetch_sts(lab: Lab, host: str = STS_HOST, timeout: float = 3.0) -> str:
+    """GET https://HOST/.well-known/mta-sts.txt from 127.0.0.1:443, verified against the lab CA."""
+    ctx = ssl.create_default_context(cafile=lab.ca_crt)
+    with socket.create_connection((LOOPBACK, STS_PORT), timeout=timeout) as raw:
+        with ctx.wrap_socket(raw, server_hostname=host) as s:
+            s.sendall(f"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+    head, _, body = data.decode(errors="replace").partition("\r\n\r\n")
+    if not head.startswith("HTTP/1.0 200") and not head.startswith("HTTP/1.1 200"):
+        raise LabError(f"{host}: {head.splitlines()[0] if head else 'no answer'}")
+    return body
+
+
+def wait_sts(lab: Lab, timeout: float = 20) -> str:
+    def check():
+        for host, want in STS_POLICIES.items():
+            got = fetch_sts(lab, host)
+            if got != want:
+                raise LabError(f"{host} serves {got!r}, want {want!r}")
+        return f"policies of {', '.join(STS_POLICIES)} served on {LOOPBACK}:{STS_PORT}"
+    return wait_for("mta-sts", check, lambda: sts_pid(lab) is not None, lab.sts_log, timeout)
+
+
+def stop_sts(lab: Lab) -> str:
+    pid = read_pid(lab.sts_pid)
+    parts = []
+    if sts_pid(lab):
+        terminate([pid], proc_exe(pid) or PYTHON3)
+        parts.append(f"stopped pid {pid}")
+    elif pid:
+        parts.append(f"stale pid file ({pid} is not the lab MTA-STS server)")
+    strays = _sts_strays(lab)
+    if strays:
+        for p in strays:
+            terminate([p], proc_exe(p) or PYTHON3)
+        parts.append(f"stopped strays {strays}")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(lab.sts_pid)
+    return ", ".join(parts) or "not running"
+
+
 # --------------------------------------------------------------------------- waiting
 
 
@@ -1947,6 +2273,17 @@ def build_info(lab: Lab, sec: dict, profile: str) -> dict:
             "ignoreip": F2B_IGNOREIP, "maxretry": 100000, "findtime": 3600, "bantime": 3600,
             "backup_dir": os.path.join(lab.backup_dir, "fail2ban"),
         },
+        "opendkim": {
+            "config": OPENDKIM_CONF, "key_table": OPENDKIM_KEYTABLE, "signing_table": OPENDKIM_SIGNINGTABLE,
+            "socket": MILTER, "pid_file": lab.opendkim_pid, "log": lab.opendkim_log,
+            "selector": DKIM_SELECTOR, "domain": ZONE, "key": lab.dkim_key,
+            "backup_dir": os.path.join(lab.backup_dir, "opendkim"),
+        },
+        "mta_sts": {
+            "host": LOOPBACK, "port": STS_PORT, "policies": STS_POLICIES,
+            "bad_domain": STS_BAD_DOMAIN, "cert": lab.sts_crt, "chain": lab.sts_chain,
+            "script": lab.sts_script, "pid_file": lab.sts_pid, "log": lab.sts_log,
+        },
         "ca": {"cert": lab.ca_crt, "key": lab.ca_key, "intermediate": lab.int_crt},
         "tls": {"cert": lab.leaf_crt, "key": lab.leaf_key, "chain": lab.chain,
                 "intermediate": lab.int_crt, "hostname": MX_HOST},
@@ -2003,12 +2340,23 @@ def up(directory: str | None = None) -> int:
             pf_changed, s["detail"] = build_postfix(lab, profile)
         with step("fail2ban build") as s:
             f2b_changed, f2b_server_changed, s["detail"] = build_fail2ban(lab)
+        with step("opendkim build") as s:
+            dkim_changed, s["detail"] = build_opendkim(lab)
+        with step("mta-sts build") as s:
+            sts_changed, s["detail"] = build_sts(lab)
 
         daemons = [
             # name, pid, started by the lab?, config changed?, reload, start, stop, check
             ("knot", lambda: knot_pid(lab), lambda: True, knot_changed,
              lambda: run(["knotc", "-c", lab.knot_conf, "reload"]),
              lambda: start_knot(lab), lambda: stop_knot(lab), lambda t: wait_knot(lab, t)),
+            # before Postfix, which signs through it (and accepts mail without it)
+            ("opendkim", lambda: opendkim_pid(lab), lambda: True, dkim_changed,
+             lambda: (stop_opendkim(lab), start_opendkim(lab)),
+             lambda: start_opendkim(lab), lambda: stop_opendkim(lab), lambda t: wait_opendkim(lab, t)),
+            ("mta-sts", lambda: sts_pid(lab), lambda: True, sts_changed,
+             lambda: (stop_sts(lab), start_sts(lab)),
+             lambda: start_sts(lab), lambda: stop_sts(lab), lambda t: wait_sts(lab, t)),
             ("dovecot", dovecot_pid, lambda: read_pid(lab.dovecot_pid) == dovecot_pid(),
              dove_changed or tls_changed, lambda: run(["doveadm", "reload"]),
              lambda: start_dovecot(lab), lambda: stop_dovecot(lab), lambda t: wait_dovecot(lab, t)),
@@ -2075,6 +2423,8 @@ def ensure_daemon(name, pid_fn, ours_fn, changed, reload_fn, start_fn, stop_fn, 
 def services(lab: Lab) -> list[tuple[str, int | None, str]]:
     return [
         ("knot", knot_pid(lab), f"udp+tcp 127.0.0.1:{DNS_PORT}"),
+        ("opendkim", opendkim_pid(lab), f"127.0.0.1:{OPENDKIM_PORT} (milter)"),
+        ("mta-sts", sts_pid(lab), f"https 127.0.0.1:{STS_PORT}"),
         ("dovecot", dovecot_pid(), "127.0.0.1:" + ",".join(map(str, DOVECOT_PORTS.values()))),
         ("postfix", postfix_pid(), "127.0.0.1:" + ",".join(map(str, POSTFIX_PORTS.values()))),
         ("sshd", sshd_pid(lab), " ".join(sshd_listen())),
@@ -2105,6 +2455,10 @@ def down(directory: str | None = None) -> int:
             s["detail"] = stop_postfix(lab)
         with step("dovecot stop") as s:
             s["detail"] = stop_dovecot(lab)
+        with step("opendkim stop") as s:
+            s["detail"] = stop_opendkim(lab)
+        with step("mta-sts stop") as s:
+            s["detail"] = stop_sts(lab)
         with step("knot stop") as s:
             s["detail"] = stop_knot(lab)
     print(f"--- lab down in {time.monotonic() - t:.2f}s")
@@ -2116,6 +2470,8 @@ def status(directory: str | None = None) -> int:
     ok = True
     checks = {
         "knot": lambda: wait_knot(lab, timeout=0),
+        "opendkim": lambda: wait_opendkim(lab, timeout=0),
+        "mta-sts": lambda: wait_sts(lab, timeout=0),
         "dovecot": lambda: wait_dovecot(lab, timeout=0),
         "postfix": lambda: wait_postfix(lab, timeout=0),
         "sshd": lambda: wait_sshd(lab, timeout=0),
@@ -2261,6 +2617,50 @@ def selftest(directory: str | None = None) -> int:
                 return "465 AUTH as alice, delivered to bob, found via IMAPS"
             time.sleep(0.2)
         raise LabError(f"message {tag} not delivered to bob within 15s (see {MAIL_LOG})")
+
+    def dkim_signed_delivery():
+        tag, sent = secrets.token_hex(6), time.time()
+        p = run(["swaks", "--server", f"{LOOPBACK}:587", "--local-interface", OUTSIDER_IP,
+                 "--helo", OUTSIDER_NAME, "--from", alice["name"], "--to", bob["name"],
+                 "--tls", "--auth", "LOGIN", "--auth-user", alice["name"],
+                 "--auth-password", alice["password"], "--header", f"Subject: lab dkim {tag}",
+                 "--body", "signed by the lab's opendkim"], check=False)
+        if p.returncode != 0:
+            raise LabError(f"swaks exit {p.returncode}: {p.stdout[-400:]}{p.stderr[-400:]}")
+        maildir = os.path.join(lab.vmail_dir, ZONE, "bob", "Maildir")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            for sub in ("new", "cur"):
+                d = os.path.join(maildir, sub)
+                for f in os.listdir(d) if os.path.isdir(d) else ():
+                    with contextlib.suppress(OSError):  # only what arrived since the send
+                        if os.path.getmtime(os.path.join(d, f)) < sent - 2:
+                            continue
+                    text = read_text(os.path.join(d, f)) or ""
+                    head = text.split("\n\n", 1)[0]
+                    if f"lab dkim {tag}" not in head:
+                        continue
+                    sig = re.search(r"^DKIM-Signature:(.*(?:\n[ \t].*)*)", head, re.M | re.I)
+                    if not sig:
+                        raise LabError(f"delivered without a DKIM-Signature ({f}); opendkim log:\n"
+                                       f"{tail(lab.opendkim_log)}\n{tail(MAIL_LOG, 8)}")
+                    tags = {k.strip(): v.strip() for k, _, v in
+                            (t.partition("=") for t in re.sub(r"\s+", " ", sig.group(1)).split(";"))}
+                    if tags.get("s") != DKIM_SELECTOR or tags.get("d") != ZONE:
+                        raise LabError(f"DKIM-Signature s={tags.get('s')} d={tags.get('d')}, want s={DKIM_SELECTOR} d={ZONE}")
+                    return f"587 as alice -> bob's Maildir, DKIM-Signature s={DKIM_SELECTOR}; d={ZONE}"
+            time.sleep(0.1)
+        raise LabError(f"message {tag} not in {maildir} within 15s (see {MAIL_LOG})")
+
+    def mta_sts():
+        got = {host: fetch_sts(lab, host) for host in STS_POLICIES}
+        bad = {h: b for h, b in got.items() if b != STS_POLICIES[h]}
+        if bad:
+            raise LabError(f"unexpected policies: {bad}")
+        r = dns_query(f"_mta-sts.{STS_BAD_DOMAIN}", "TXT")
+        if not [a for a in r["answers"] if a.get("text", "").startswith("v=STSv1")]:
+            raise LabError(f"no _mta-sts TXT for {STS_BAD_DOMAIN}")
+        return f"https://{{{', '.join(STS_POLICIES)}}}/.well-known/mta-sts.txt verified by the lab CA"
 
     def imap_login(user):
         class OutsiderIMAP(imaplib.IMAP4_SSL):
@@ -2412,6 +2812,8 @@ def selftest(directory: str | None = None) -> int:
 
     check("swaks submission", swaks)
     check("smtps + delivery", smtps_and_delivery)
+    check("dkim-signed delivery", dkim_signed_delivery)
+    check("mta-sts policies", mta_sts)
     check("imaps login", lambda: (imap_login(alice).logout(), "993 login as alice")[1])
     check("pop3s login", pop3s)
     check("port 25 as outsider", outsider_hardening)

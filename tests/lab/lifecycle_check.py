@@ -6,7 +6,7 @@ sshd-restart (an SSH session survives) -> sshd-restart --drop-sessions (it drops
 
 and verifies: exactly one instance of each daemon while up (knotd, dovecot, postfix
 master, lab sshd, fail2ban-server, and the system `fail2ban-client status` lists the lab
-jails), no lab process left after down (nor fail2ban's nft table), and no process that
+jails, opendkim, the MTA-STS policy server), no lab process left after down (nor fail2ban's nft table), and no process that
 existed before (and is not the lab's) was killed.
 
 Other people's tests share the lab: if it was up when this started, it is brought up
@@ -48,6 +48,8 @@ def lab_processes(L: lab.Lab) -> list[str]:
         if exe in (lab.KNOTD, lab.DOVECOT) or exe.startswith(lab.DOVECOT_DAEMON_DIR) \
                 or exe.startswith(lab.POSTFIX_DAEMON_DIR) \
                 or lab.F2B_SERVER in cmd \
+                or (exe == lab.OPENDKIM and f"-x {lab.OPENDKIM_CONF}" in cmd) \
+                or L.sts_script in cmd \
                 or (exe == lab.SSHD and (L.sshd_config in cmd or pid in lab.sshd_sessions(L))):
             found.append(f"{pid} {exe} {cmd[:60]}")
     return found
@@ -91,6 +93,7 @@ def main() -> int:
 def check(L: lab.Lab) -> int:
     before = snapshot()
     lab_f2b = lab.read_pid(L.fail2ban_pid)  # the lab's fail2ban-server (exe is python3)
+    lab_sts = lab.read_pid(L.sts_pid)  # the lab's MTA-STS policy server (exe is python3 too)
 
     dt, p = timed("down")
     must(p.returncode == 0, f"down ({dt:.2f}s)")
@@ -108,6 +111,8 @@ def check(L: lab.Lab) -> int:
         "postfix master": len(lab.find_pids(exe=lab.POSTFIX_MASTER)),
         "lab sshd listener": len(lab.find_pids(exe=lab.SSHD, cmd_contains=L.sshd_config)),
         "fail2ban-server": len(lab.find_pids(cmd_contains=lab.F2B_SERVER)),
+        "opendkim": len(lab.find_pids(exe=lab.OPENDKIM, cmd_contains=f"-x {lab.OPENDKIM_CONF}")),
+        "mta-sts server": len(lab.find_pids(cmd_contains=L.sts_script)),
     }
     must(all(v == 1 for v in counts.values()), f"exactly one instance each: {counts}")
     p = subprocess.run([lab.F2B_CLIENT, "status"], capture_output=True, text=True, timeout=20)
@@ -152,8 +157,8 @@ def check(L: lab.Lab) -> int:
     after = snapshot()
     lost = [f"{pid} {exe}" for pid, (exe, st) in before.items()
             if after.get(pid) != (exe, st) and exe and not exe.startswith(
-                (lab.SSHD, lab.KNOTD, lab.DOVECOT, lab.DOVECOT_DAEMON_DIR, lab.POSTFIX_DAEMON_DIR))
-            and lab.alive(pid) is False and pid != os.getpid() and pid != lab_f2b]
+                (lab.SSHD, lab.KNOTD, lab.DOVECOT, lab.DOVECOT_DAEMON_DIR, lab.POSTFIX_DAEMON_DIR, lab.OPENDKIM))
+            and lab.alive(pid) is False and pid != os.getpid() and pid not in (lab_f2b, lab_sts)]
     # short-lived helpers started before the snapshot may end on their own; anything
     # long-running that disappeared is listed for a human to judge
     must(not lost, f"no other process disappeared {lost or ''}")
