@@ -12,7 +12,8 @@ parser sees it. Nothing here raises for a missing tool: a fact that cannot be re
 ``None`` and ``CheckFacts.problems`` says why.
 
 Private keys never leave the server: the script prints only certificate blocks and the
-SHA-256 of each private key's *public* half (``openssl pkey -pubout``).
+SHA-256 of each private key's *public* half (``openssl pkey -pubout``), for TLS and for
+every DKIM signing key (:class:`DkimSigningKey`, compared by the scan with the DNS key).
 """
 
 from __future__ import annotations
@@ -43,6 +44,39 @@ _CERT_FN = r"""certblock() {
     printf '### keyhash %s %s\n' "$h" "$k"
   else printf '### nokey %s\n' "$k"; fi
 }"""
+
+# OpenDKIM: the KeyTable (``name domain:selector:keyfile``) or the single-key form
+# (Domain/Selector/KeyFile); rspamd: dkim_signing with a literal selector and path.
+# Only hashes leave the server, never a key.
+_DKIM_KEYS_FN = r"""dkimkey() {
+  case $4 in
+    /*) if [ -r "$4" ]; then
+          h=$(openssl pkey -in "$4" -pubout -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1)
+          printf '### dkimkey %s %s %s %s %s\n' "$1" "${2:-*}" "${3:-?}" "$h" "$4"
+        else printf '### dkimkey %s %s %s - %s\n' "$1" "${2:-*}" "${3:-?}" "$4"; fi;;
+    *) printf '### dkimkey %s %s %s - inline\n' "$1" "${2:-*}" "${3:-?}";;
+  esac
+}
+optval() { sed -n "s/^[[:space:]]*$1[[:space:]]\{1,\}//p" "$2" 2>/dev/null | head -n 1 | sed 's/[[:space:]]*$//'; }
+c=/etc/opendkim.conf
+if [ -r "$c" ]; then
+  kt=$(optval KeyTable "$c"); kt=${kt#refile:}; kt=${kt#file:}
+  if [ -n "$kt" ] && [ -r "$kt" ]; then
+    grep -vE '^[[:space:]]*(#|$)' "$kt" | head -n 200 | while read -r name spec rest; do
+      d=${spec%%:*}; r=${spec#*:}; s=${r%%:*}; k=${r#*:}
+      dkimkey opendkim "$d" "$s" "$k"
+    done
+  fi
+  kf=$(optval KeyFile "$c")
+  [ -n "$kf" ] && dkimkey opendkim "$(optval Domain "$c")" "$(optval Selector "$c")" "$kf"
+fi
+for r in /etc/rspamd/local.d/dkim_signing.conf /etc/rspamd/override.d/dkim_signing.conf; do
+  [ -r "$r" ] || continue
+  s=$(sed -n 's/^[[:space:]]*selector[[:space:]]*=[[:space:]]*"\{0,1\}\([^";]*\).*/\1/p' "$r" | head -n 1)
+  k=$(sed -n 's/^[[:space:]]*path[[:space:]]*=[[:space:]]*"\{0,1\}\([^";]*\).*/\1/p' "$r" | head -n 1)
+  case $k in *'$'*|'') ;; *) dkimkey rspamd '*' "$s" "$k";; esac
+done
+true"""
 
 PROBES: dict[str, str] = {
     "os": "sed -n 's/^ID=//p;s/^ID_LIKE=//p' /etc/os-release 2>/dev/null; uname -r",
@@ -98,6 +132,8 @@ PROBES: dict[str, str] = {
             "grep -hiE '^[[:space:]]*(KeyTable|SigningTable|KeyFile|Selector|Domain|Socket)[[:space:]]' "
             "/etc/opendkim.conf 2>/dev/null | head -n 20; "
             "grep -hiE 'dkim_sign|domain|selector|path' /etc/rspamd/local.d/dkim_signing.conf 2>/dev/null | head -n 20; true",
+    # per DKIM signing entry: domain, selector, key file and the SHA-256 of the key's public half
+    "dkim-keys": _DKIM_KEYS_FN,
     # the access tables in the relay/recipient restrictions (an "OK" there can open a relay)
     "relay-maps": "command -v postconf >/dev/null && for m in $( { postconf -h smtpd_relay_restrictions "
                   "smtpd_recipient_restrictions; postconf -P | grep -E '/(smtpd_relay_restrictions|"
@@ -275,6 +311,27 @@ class CertInfo:
 
 
 @dataclass(frozen=True)
+class DkimSigningKey:
+    """One DKIM signing entry of the server's signer (OpenDKIM KeyTable, rspamd dkim_signing).
+
+    ``domain`` is ``*`` when the entry signs for any domain (rspamd's single path, OpenDKIM
+    ``%``); ``pubkey_sha256`` is the SHA-256 of the DER SubjectPublicKeyInfo derived from the
+    private key on the server (None: unreadable, or the key is inline in the table).
+    """
+
+    signer: str            # "opendkim", "rspamd"
+    domain: str
+    selector: str
+    key_path: str
+    pubkey_sha256: str | None
+
+    def signs_for(self, domain: str) -> bool:
+        d = domain.rstrip(".").lower()
+        own = self.domain.rstrip(".").lower()
+        return own in ("*", "%") or own == d or (own.startswith("*.") and d.endswith(own[1:]))
+
+
+@dataclass(frozen=True)
 class Updates:
     manager: str | None           # "apt", "dnf", None
     pending: int
@@ -315,12 +372,24 @@ class CheckFacts:
     reboot: tuple[str, ...] | None = None
     disks: tuple[Disk, ...] = ()
     dkim: tuple[str, ...] = ()
+    #: The signer's signing entries (selector and public-key hash per domain).
+    dkim_keys: tuple[DkimSigningKey, ...] = ()
     plesk: str | None = None
     #: Access tables named in relay restrictions: "type:path" -> their non-comment lines.
     relay_maps: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
     os_ids: tuple[str, ...] = ()
     problems: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     seconds: float = 0.0
+
+    def dkim_selector_for(self, domain: str) -> str | None:
+        """The selector the server signs ``domain``'s mail with (first matching entry), if known."""
+        return next((k.selector for k in self.dkim_keys if k.signs_for(domain) and k.selector not in ("", "?")), None)
+
+    def dkim_key_pairs(self, domain: str) -> tuple[tuple[str, str], ...]:
+        """``(selector, pubkey_sha256)`` of every readable signing key for ``domain``:
+        what :class:`mailtui.core.scan.ScanOptions` ``dkim_keys`` takes."""
+        return tuple(dict.fromkeys((k.selector, k.pubkey_sha256) for k in self.dkim_keys
+                                   if k.signs_for(domain) and k.pubkey_sha256 and k.selector not in ("", "?")))
 
     @property
     def own_sshd(self) -> SshdInstance | None:
@@ -543,6 +612,24 @@ def parse_certs(text: str) -> tuple[CertFile, ...]:
     return tuple(files)
 
 
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def parse_dkim_keys(text: str) -> tuple[DkimSigningKey, ...]:
+    """``### dkimkey SIGNER DOMAIN SELECTOR HASH|- PATH`` lines of the ``dkim-keys`` probe."""
+    keys = []
+    for line in text.splitlines():
+        fields = line.split(" ", 6)
+        if fields[:2] != ["###", "dkimkey"] or len(fields) < 7:
+            continue
+        signer, domain, selector, digest, path = fields[2:7]
+        if not re.fullmatch(r"[0-9a-f]{64}", digest) or digest == _EMPTY_SHA256:
+            digest = None  # unreadable, inline, or openssl could not read it as a key
+        keys.append(DkimSigningKey(sanitize(signer), sanitize(domain).lower(), sanitize(selector),
+                                   sanitize(path.strip()), digest))
+    return tuple(keys)
+
+
 def parse_updates(section: Section | None) -> Updates | None:
     if section is None or not section.text.strip():
         return None
@@ -633,6 +720,7 @@ def assemble(target: str, sections: dict[str, Section], ssh_port: int | None = N
         certbot=certbot, updates=parse_updates(sections.get("updates")), unattended=unattended, reboot=reboot,
         disks=parse_disks(sections.get("disk")),
         dkim=tuple(sections["dkim"].text.splitlines()) if "dkim" in sections else (),
+        dkim_keys=parse_dkim_keys(sections["dkim-keys"].text) if "dkim-keys" in sections else (),
         plesk=plesk.strip() if plesk else None,
         relay_maps=parse_maps(sections["relay-maps"].text) if "relay-maps" in sections else {},
         os_ids=tuple(w.strip('"') for w in os_lines[:-1]),

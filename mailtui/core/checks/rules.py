@@ -1388,8 +1388,12 @@ def dkim_signing(facts: CheckFacts, now) -> list[Verdict]:
     present = [l.split(" ", 1)[1] for l in facts.dkim if l.startswith("present ")]
     milters = facts.postfix.get("smtpd_milters") or facts.postfix.get("non_smtpd_milters")
     signer = [p for p in present if re.search(r"KeyTable|SigningTable|keytable|signingtable|dkim_signing|opendkim", p)]
+    keys = "; ".join(f"{k.signer} signs {k.domain} with selector {k.selector}"
+                     + ("" if k.pubkey_sha256 else f" (key {k.key_path} not readable here)")
+                     for k in facts.dkim_keys[:5])
     if signer and milters:
-        return [Verdict(P, f"signer config {signer[0]}; milters {milters}", config=("main.cf smtpd_milters",))]
+        return [Verdict(P, f"signer config {signer[0]}" + (f" ({keys})" if keys else "") + f"; milters {milters}",
+                        config=("main.cf smtpd_milters",))]
     if signer:
         return [Verdict(F, f"{signer[0]} exists but Postfix has no milter (smtpd_milters empty)",
                         config=("main.cf smtpd_milters",))]

@@ -62,6 +62,12 @@ SPF_SERVER = Check("dns.spf_authorises_server", A, "SPF authorises the mail serv
 DKIM = Check("dns.dkim", A, "DKIM key published and strong",
              "Receivers verify your DKIM signatures with this key; RSA below 1024 bits is ignored, 2048 is recommended.",
              Severity.MEDIUM, config=("DNS zone: SELECTOR._domainkey TXT", "opendkim KeyTable / rspamd dkim_signing"))
+DKIM_SIGNER = Check("dns.dkim_signing_key", A, "DKIM DNS key equals the signing key",
+                    "Receivers check your signatures with the key published in DNS. If the server signs with "
+                    "another key (a rotated key never published, a stale record), every signature fails DKIM, "
+                    "and with DMARC p=reject your own mail is refused.", Severity.HIGH,
+                    config=("DNS zone: SELECTOR._domainkey TXT p=", "opendkim KeyTable / rspamd dkim_signing path"),
+                    reference="RFC 6376 3.6")
 DMARC_RECORD = Check("dns.dmarc_record", A, "DMARC record present and valid",
                      "Without DMARC, receivers have no instruction for mail that fails SPF/DKIM: spoofed mail "
                      "'from' your domain is delivered.", Severity.MEDIUM,
@@ -239,10 +245,18 @@ async def check_spf(ctx, domain: str) -> list[Finding]:
 
 
 async def check_dkim(ctx, domain: str) -> list[Finding]:
-    selector = ctx.options.dkim_selector
-    if not selector:
+    """The given selector and every selector the server signs with (``dkim_keys``): key present
+    and strong, and, when the signing key's hash is known, equal to the published key."""
+    opts = ctx.options
+    selectors = list(dict.fromkeys(([opts.dkim_selector] if opts.dkim_selector else []) + [s for s, _ in opts.dkim_keys]))
+    if not selectors:
         return [DKIM.finding(Status.INFO, "no DKIM selector given (--dkim-selector); not checked", target=domain,
                              title="DKIM not checked")]
+    parts = await asyncio.gather(*(check_dkim_selector(ctx, domain, s) for s in selectors))
+    return [f for part in parts for f in part]
+
+
+async def check_dkim_selector(ctx, domain: str, selector: str) -> list[Finding]:
     name = f"{selector}._domainkey.{domain}"
     answer = await ctx.dns(name, "TXT")
     if answer.failed:
@@ -257,12 +271,30 @@ async def check_dkim(ctx, domain: str) -> list[Finding]:
     if key.revoked:
         return [DKIM.finding(Status.FAIL, "key revoked (empty p=)", target=name, detail=answer.render(), title="DKIM key revoked")]
     if key.key_type == "rsa" and key.bits < 1024:
-        return [DKIM.finding(Status.FAIL, f"RSA {key.bits} bits (receivers ignore keys below 1024)", target=name,
-                             detail=answer.render(), severity=Severity.HIGH, title="DKIM key too short")]
-    if key.key_type == "rsa" and key.bits < 2048:
-        return [DKIM.finding(Status.WARN, f"RSA {key.bits} bits (2048 recommended)", target=name, detail=answer.render(),
-                             severity=Severity.LOW, title="DKIM key shorter than recommended")]
-    return [DKIM.finding(Status.PASS, f"{key.key_type} {key.bits} bits", target=name, detail=answer.render())]
+        out = [DKIM.finding(Status.FAIL, f"RSA {key.bits} bits (receivers ignore keys below 1024)", target=name,
+                            detail=answer.render(), severity=Severity.HIGH, title="DKIM key too short")]
+    elif key.key_type == "rsa" and key.bits < 2048:
+        out = [DKIM.finding(Status.WARN, f"RSA {key.bits} bits (2048 recommended)", target=name, detail=answer.render(),
+                            severity=Severity.LOW, title="DKIM key shorter than recommended")]
+    else:
+        out = [DKIM.finding(Status.PASS, f"{key.key_type} {key.bits} bits", target=name, detail=answer.render())]
+    signing = {h.lower() for s, h in ctx.options.dkim_keys if s == selector}
+    if signing:
+        out.append(dkim_signer_finding(name, records[0], signing, answer.render()))
+    return out
+
+
+def dkim_signer_finding(name: str, record: str, signing: set[str], detail: str = "") -> Finding:
+    """Compare the published key (SHA-256 of its SubjectPublicKeyInfo) with the signing key(s) (pure)."""
+    published = mailauth.dkim_spki_sha256(record)
+    want = ", ".join(sorted(h[:16] + "…" for h in signing))
+    if published is not None and published in signing:
+        return DKIM_SIGNER.finding(Status.PASS, f"DNS key equals the signing key (SHA-256 {published[:16]}…)",
+                                   target=name, detail=detail)
+    got = f"DNS key SHA-256 {published[:16]}…" if published else "the DNS key does not parse"
+    return DKIM_SIGNER.finding(Status.FAIL, "the published key is not the one the server signs with — receivers will "
+                               f"fail DKIM ({got}; signing key {want})", target=name, detail=detail,
+                               title="DKIM DNS key differs from the signing key")
 
 
 async def check_dmarc(ctx, domain: str) -> list[Finding]:

@@ -1,13 +1,14 @@
-"""Small mail-authentication records (pure): DKIM keys, MTA-STS TXT and policy, TLS-RPT."""
+"""Small mail-authentication records (pure): DKIM keys (and their SPKI hash), MTA-STS TXT and policy, TLS-RPT."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key, load_pem_public_key
 
 
 def parse_tags(text: str) -> dict[str, str]:
@@ -53,6 +54,47 @@ def parse_dkim_key(record: str) -> DkimKey:
     if isinstance(key, ed25519.Ed25519PublicKey):
         return DkimKey("ed25519", 256, False)
     return DkimKey(type(key).__name__, 0, False, "unexpected key type")
+
+
+def dkim_spki_sha256(record: str) -> str | None:
+    """SHA-256 (hex) of the DER SubjectPublicKeyInfo of a DKIM record's ``p=`` key.
+
+    The form ``openssl pkey -pubout -outform DER | sha256sum`` gives for the private key on
+    the server. RSA keys published as SPKI (the norm) or as a bare PKCS#1 RSAPublicKey, and
+    ed25519 keys (``p=`` is the raw 32 bytes, RFC 8463), are re-encoded as SPKI first.
+    None when there is no usable key (missing, revoked, not base64, does not parse).
+    """
+    tags = parse_tags(record)
+    p = tags.get("p")
+    if not p:
+        return None
+    try:
+        raw = base64.b64decode(p, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        if tags.get("k", "rsa").lower() == "ed25519" and len(raw) == 32:
+            key = ed25519.Ed25519PublicKey.from_public_bytes(raw)
+        else:
+            try:
+                key = load_der_public_key(raw)
+            except ValueError:
+                key = _load_pkcs1_rsa(raw)
+    except (ValueError, TypeError):
+        return None
+    if key is None:
+        return None
+    der = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def _load_pkcs1_rsa(raw: bytes):
+    """A bare PKCS#1 RSAPublicKey (seen in the wild in p=), or None."""
+    pem = b"-----BEGIN RSA PUBLIC KEY-----\n" + base64.encodebytes(raw) + b"-----END RSA PUBLIC KEY-----\n"
+    try:
+        return load_pem_public_key(pem)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ timeout on every step and a budget for the whole scan, EHLO naming mailtui.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 #: Mail ports first, then admin/exposure ports an attacker looks for.
@@ -61,6 +62,10 @@ class ScanOptions:
     server_name: str | None = None
     ca_file: str | None = None
     dkim_selector: str | None = None
+    #: ``(selector, pubkey_sha256)`` pairs of the keys the server signs with (from the inside:
+    #: ``CheckFacts.dkim_key_pairs(domain)``). Their selectors are checked too, and the DNS key
+    #: (SHA-256 of its DER SubjectPublicKeyInfo) must equal the signing key.
+    dkim_keys: tuple[tuple[str, str], ...] = ()
     ssh_ports: tuple[int, ...] = (22,)
     dnsbl_zones: tuple[str, ...] = DEFAULT_DNSBL_ZONES
     domain_blocklists: tuple[str, ...] = DEFAULT_DOMAIN_BLOCKLISTS
@@ -98,6 +103,9 @@ class ScanOptions:
         bad = [p for p in self.ports if not 1 <= p <= 65535]
         if bad:
             raise ScanOptionsError(f"port(s) out of range: {bad}")
+        for pair in self.dkim_keys:
+            if len(pair) != 2 or not pair[0] or not re.fullmatch(r"[0-9a-fA-F]{64}", pair[1] or ""):
+                raise ScanOptionsError(f"dkim_keys entry {pair!r} is not (selector, sha256 hex)")
         if self.max_connections_per_host < 1:
             raise ScanOptionsError("max_connections_per_host must be at least 1")
 
