@@ -53,9 +53,12 @@ async def tick_only(pilot, screen: ScanScreen, groups) -> None:
 
 
 async def run(pilot, screen: ScanScreen, key: str = "r") -> None:
+    before = screen.report
     await pilot.press(key)
-    await wait_for(pilot, lambda: screen.scanning, timeout=5, what="scan start")
-    await wait_for(pilot, lambda: not screen.scanning, timeout=120, what="scan end")
+    # (a quick scan -- DNS alone -- may be over before the first look: wait for its report)
+    await wait_for(pilot, lambda: screen.scanning or screen.report is not before, timeout=5, what="scan start")
+    await wait_for(pilot, lambda: not screen.scanning and screen.report is not before, timeout=120,
+                   what="scan end")
 
 
 def by_id(screen: ScanScreen, check_id: str, target: str | None = None):
@@ -116,6 +119,20 @@ async def test_scan_of_the_hardened_lab_with_config_and_log_lines(lab):
         text = "\n".join(str(w.content) for w in detail.query("Static"))
         assert "master.cf submission -o smtpd_tls_security_level=encrypt" not in text  # a PASS names no config
         assert "checklist rule: submission.tls_required" in text
+
+
+async def test_dns_scan_checks_the_key_the_server_really_signs_with(lab):
+    """The panel passes the inside view (the OpenDKIM signer's selector and the hash of its
+    key's public half) to the scan, which compares it with the key published in DNS."""
+    app = scan_app(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_scan(pilot, app)
+        options = screen.build_options(("dns",))
+        assert options.dkim_selector == "lab"
+        assert [selector for selector, _ in options.dkim_keys] == ["lab"]
+        await tick_only(pilot, screen, ("dns",))
+        await run(pilot, screen)
+        assert [f.status for f in by_id(screen, "dns.dkim_signing_key")] == [Status.PASS]
 
 
 async def test_rerun_one_group_keeps_the_others_and_options_are_remembered(lab):

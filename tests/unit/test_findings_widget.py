@@ -107,3 +107,18 @@ def test_transcript_highlighting_keeps_every_character():
     assert content.plain.startswith("# head\nC: EHLO x\nS: 250-ok\nS: 554 no")
     styles = {str(span.style) for span in content.spans}
     assert "bold $text-error" in styles and "bold $text-success" in styles
+
+
+async def test_the_same_key_twice_neither_crashes_nor_hides_a_different_finding():
+    """Two findings may share (id, target): the same one repeated is shown once, a different
+    one is kept (Textual refuses duplicate option ids: the view used to crash here)."""
+    same = make("dns.dane", Status.PASS, Severity.MEDIUM, "dns", "_25._tcp.mail.example.org")
+    other = make("dns.dane", Status.FAIL, Severity.MEDIUM, "dns", "_25._tcp.mail.example.org", evidence="no match")
+    app = ViewApp()
+    async with app.run_test(size=(140, 40)) as pilot:
+        view = app.query_one(FindingsView)
+        view.show([same, same, other])
+        await pilot.pause()
+        listing = view.query_one(FindingList)
+        assert sorted(f.status for f in listing.findings.values()) == [Status.FAIL, Status.PASS]
+        assert listing.option_count == 3  # the area's heading and two findings

@@ -478,20 +478,21 @@ async def check_dane(ctx, mx_hosts: list[str], ips: dict[str, list[str]]) -> lis
             out.append(DANE.finding(Status.WARN, f"TLSA at {name} is not DNSSEC-signed: senders ignore it", target=name,
                                     severity=Severity.LOW, title="TLSA without DNSSEC"))
         for ip in ips.get(host, []):
+            where = f"{name} @ {ip}"  # one finding per address the MX has
             try:
                 h = await tls_certificate(ctx, ip, 25)
             except ProbeError as exc:
-                out.append(DANE.finding(Status.ERROR, f"{host} ({ip}): no certificate to compare: {exc.reason}", target=name))
+                out.append(DANE.finding(Status.ERROR, f"{host} ({ip}): no certificate to compare: {exc.reason}", target=where))
                 continue
             chain = h.chain_der or ((h.cert_der,) if h.cert_der else ())
             matching = [r for r in records if dane.tlsa_matches(r, chain)]
             if matching:
-                out.append(DANE.finding(Status.PASS, f"{host} ({ip}): certificate matches TLSA {matching[0]}", target=name,
+                out.append(DANE.finding(Status.PASS, f"{host} ({ip}): certificate matches TLSA {matching[0]}", target=where,
                                         detail=answer.render()))
             else:
                 want = dane.tlsa_for(chain[0]) if chain else None
                 out.append(DANE.finding(Status.FAIL, f"{host} ({ip}): no TLSA record matches the certificate presented on port 25"
-                                        + (f"; it would match: {want}" if want else ""), target=name, detail=answer.render(),
+                                        + (f"; it would match: {want}" if want else ""), target=where, detail=answer.render(),
                                         title="DANE TLSA does not match the certificate"))
     return out
 

@@ -274,13 +274,20 @@ class ScanScreen(Screen[None]):
         settings = self.form_settings()
         resolver = ",".join(str(ns) for ns in choose_nameservers())
         ports = DEFAULT_PORTS if self.ssh_port in DEFAULT_PORTS else DEFAULT_PORTS + (self.ssh_port,)
+        domain = settings.domain or self.default_domain()
+        # The inside view: the signer's selector and the hash of the key it signs with, so
+        # the scan can say whether the published DKIM key is the one actually used.
+        facts = self.check_facts
+        selector = settings.dkim_selector or (facts.dkim_selector_for(domain) if facts and domain else None)
+        dkim_keys = tuple(facts.dkim_key_pairs(domain)) if facts and domain else ()
         return ScanOptions(
             host=self.scan_host,
-            domain=settings.domain or self.default_domain(),
+            domain=domain,
             resolver=resolver,
             source=settings.source,
             ca_file=settings.ca_file,
-            dkim_selector=settings.dkim_selector,
+            dkim_selector=selector,
+            dkim_keys=dkim_keys,
             groups=groups,
             ports=ports,
             ssh_ports=(self.ssh_port,),
@@ -289,7 +296,7 @@ class ScanScreen(Screen[None]):
     # ------------------------------------------------------------------ config
     @work(group="scan-config", exclusive=True, exit_on_error=False, name="read config for the scan")
     async def _read_config(self) -> CheckFacts:
-        return await gather(self.session.transport, CONFIG_PROBES + ("fail2ban", "fail2ban-ports"))
+        return await gather(self.session.transport, CONFIG_PROBES + ("fail2ban", "fail2ban-ports", "dkim-keys"))
 
     def _show_facts_line(self) -> None:
         line = self.query_one("#scan-facts", Static)

@@ -294,6 +294,10 @@ class FindingList(OptionList):
                 id=f"area:{area}", disabled=True))
             for f in items:
                 key = finding_key(f)
+                if key in self.findings:
+                    if self.findings[key] == f:
+                        continue  # the very same finding twice: show it once
+                    key = f"{key}#{sum(1 for k in self.findings if k.startswith(key))}"
                 self.findings[key] = f
                 badge, badge_style = status_badge(f.status)
                 sev, sev_style = severity_label(f.severity)
