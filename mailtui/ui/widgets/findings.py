@@ -295,9 +295,10 @@ class FindingList(OptionList):
             for f in items:
                 key = finding_key(f)
                 if key in self.findings:
-                    if self.findings[key] == f:
+                    twins = [k for k in self.findings if k == key or k.startswith(key + "#")]
+                    if any(self.findings[k] == f for k in twins):
                         continue  # the very same finding twice: show it once
-                    key = f"{key}#{sum(1 for k in self.findings if k.startswith(key))}"
+                    key = f"{key}#{len(twins)}"
                 self.findings[key] = f
                 badge, badge_style = status_badge(f.status)
                 sev, sev_style = severity_label(f.severity)
