@@ -181,7 +181,7 @@ async def shoot(theme: str, out: Path, size: tuple[int, int], home: Path, only: 
         ssh = lab["ssh"]
         save_config(load_config().with_server(ServerProfile(
             "lab", ssh["host"], port=ssh["port"], user=ssh["users"]["admin"]["name"], key=ssh["users"]["admin"]["key"],
-            agent=False, scan_source=lab["outsider_ip"], scan_ca_file=lab["ca"]["cert"])))
+            agent=False, scan_source=lab["outsider_ip"], scan_ca_file=lab["ca"]["cert"], scan_blocklists="dnsbl.test")))
         load_config().known_hosts_path.write_text(ssh["known_hosts_line"] + "\n")
         os.environ.setdefault("MAILTUI_RESOLVER", f"{lab['dns']['server']}:{lab['dns']['port']}")
         target = "lab"

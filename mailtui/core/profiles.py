@@ -24,6 +24,7 @@ Example::
     ca_file = "~/lab-ca.crt"    # extra CA to verify the server's certificate with
     domain = "example.org"      # mail domain whose DNS records are checked
     dkim_selector = "s2024"
+    blocklists = "zen.spamhaus.org, bl.spamcop.net"   # DNS blocklists to look up (default: a built-in list)
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ class ServerProfile:
     scan_ca_file: str | None = None
     scan_domain: str | None = None
     scan_dkim_selector: str | None = None
+    #: DNS blocklist zones, comma or space separated (None: the scan's built-in list).
+    scan_blocklists: str | None = None
 
     @property
     def address(self) -> str:
@@ -218,7 +221,7 @@ def _parse_server(name: str, value: object, path: Path) -> ServerProfile:
     return ServerProfile(name=name, host=host, port=port, user=user, key=key, agent=agent, jump=jump, sudo=sudo, **scan)
 
 
-_SCAN_KEYS = ("source", "ca_file", "domain", "dkim_selector")
+_SCAN_KEYS = ("source", "ca_file", "domain", "dkim_selector", "blocklists")
 
 
 def _parse_scan(value: object, prefix: str, path: Path) -> dict[str, str | None]:
@@ -238,8 +241,21 @@ def _parse_scan(value: object, prefix: str, path: Path) -> dict[str, str | None]
                 text = validate_host(text)
             except ValueError as exc:
                 raise ConfigError(path, f"{prefix}.domain", str(exc)) from None
+        if key == "blocklists" and text is not None:
+            try:
+                text = ", ".join(blocklist_zones(text))
+            except ValueError as exc:
+                raise ConfigError(path, f"{prefix}.blocklists", str(exc)) from None
         out[f"scan_{key}"] = text
     return out
+
+
+def blocklist_zones(text: str) -> tuple[str, ...]:
+    """``"zen.spamhaus.org, bl.spamcop.net"`` -> the zone names, each a valid host name."""
+    zones = tuple(validate_host(z) for z in re.split(r"[\s,]+", text.strip()) if z)
+    if not zones:
+        raise ValueError("name at least one blocklist zone, or leave it out for the default list")
+    return zones
 
 
 def config_to_toml(config: Config) -> dict:

@@ -134,6 +134,14 @@ async def test_dns_scan_checks_the_key_the_server_really_signs_with(lab):
         await run(pilot, screen)
         assert [f.status for f in by_id(screen, "dns.dkim_signing_key")] == [Status.PASS]
 
+        # The lab's own blocklist, typed into the form: the MX (127.0.0.1) is not on it.
+        screen.query_one("#scan-blocklists", Input).value = "dnsbl.test"
+        await tick_only(pilot, screen, ("dnsbl",))
+        await run(pilot, screen)
+        listed = by_id(screen, "dnsbl.listed")
+        assert listed and all(f.status == Status.PASS for f in listed), [(f.status, f.evidence) for f in listed]
+        assert app.config.server("lab").scan_blocklists == "dnsbl.test"
+
 
 async def test_rerun_one_group_keeps_the_others_and_options_are_remembered(lab):
     app = scan_app(lab)

@@ -295,7 +295,7 @@ def test_profile_scan_options_round_trip(tmp_path):
     path = tmp_path / "config.toml"
     profile = ServerProfile("lab", "127.0.0.1", port=2222, scan_source="127.0.0.2",
                             scan_ca_file="/var/lib/mailtui-lab/tls/ca.crt", scan_domain="mailtui.test",
-                            scan_dkim_selector="lab")
+                            scan_dkim_selector="lab", scan_blocklists="dnsbl.test, bl.example.org")
     save_config(Config(path=path).with_server(profile))
     assert "[servers.lab.scan]" in path.read_text()
     assert load_config(path).server("lab") == profile
@@ -316,6 +316,17 @@ def test_profile_scan_source_must_be_an_address(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text('[servers.x]\nhost = "mail.example.org"\n[servers.x.scan]\nsource = "not-an-ip"\n')
     with pytest.raises(ConfigError, match=r"servers\.x\.scan\.source"):
+        load_config(path)
+
+
+def test_profile_scan_blocklists_are_zone_names(tmp_path):
+    from mailtui.core.profiles import ConfigError, blocklist_zones
+
+    assert blocklist_zones(" zen.spamhaus.org,bl.spamcop.net  dnsbl.test ") == (
+        "zen.spamhaus.org", "bl.spamcop.net", "dnsbl.test")
+    path = tmp_path / "config.toml"
+    path.write_text('[servers.x]\nhost = "mail.example.org"\n[servers.x.scan]\nblocklists = "zen.spamhaus.org; rm -rf"\n')
+    with pytest.raises(ConfigError, match=r"servers\.x\.scan\.blocklists"):
         load_config(path)
 
 

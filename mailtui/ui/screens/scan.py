@@ -40,7 +40,7 @@ from mailtui.core.dns import ResolverConfigError, choose_nameservers
 from mailtui.core.findings import Finding, Status
 from mailtui.core.join import checklist_rule, config_for, read_scan_logs, scanner_addresses
 from mailtui.core.logs.reading import pick_sources
-from mailtui.core.profiles import ServerProfile
+from mailtui.core.profiles import ServerProfile, blocklist_zones
 from mailtui.core.scan import (
     Outcome,
     ProbeRecord,
@@ -131,16 +131,18 @@ class ScanSettings:
     ca_file: str | None = None
     domain: str | None = None
     dkim_selector: str | None = None
+    blocklists: str | None = None
 
     @classmethod
     def of(cls, target: object) -> ScanSettings:
         if isinstance(target, ServerProfile):
-            return cls(target.scan_source, target.scan_ca_file, target.scan_domain, target.scan_dkim_selector)
+            return cls(target.scan_source, target.scan_ca_file, target.scan_domain, target.scan_dkim_selector,
+                       target.scan_blocklists)
         return cls()
 
     def into(self, profile: ServerProfile) -> ServerProfile:
         return replace(profile, scan_source=self.source, scan_ca_file=self.ca_file, scan_domain=self.domain,
-                       scan_dkim_selector=self.dkim_selector)
+                       scan_dkim_selector=self.dkim_selector, scan_blocklists=self.blocklists)
 
 
 @dataclass
@@ -156,7 +158,8 @@ class _GroupState:
 _FIELDS = (("source", "Source", "address the probes come from (default: this machine's)"),
            ("ca_file", "CA file", "extra CA for the certificate check"),
            ("domain", "Domain", "mail domain for the DNS checks"),
-           ("dkim_selector", "DKIM sel.", "DKIM selector to look up"))
+           ("dkim_selector", "DKIM sel.", "DKIM selector to look up"),
+           ("blocklists", "Blocklists", "DNS blocklist zones (default: built-in list)"))
 
 
 class ScanScreen(Screen[None]):
@@ -288,6 +291,7 @@ class ScanScreen(Screen[None]):
             ca_file=settings.ca_file,
             dkim_selector=selector,
             dkim_keys=dkim_keys,
+            **({"dnsbl_zones": blocklist_zones(settings.blocklists)} if settings.blocklists else {}),
             groups=groups,
             ports=ports,
             ssh_ports=(self.ssh_port,),
@@ -349,7 +353,7 @@ class ScanScreen(Screen[None]):
             return False
         try:
             options = self.build_options(groups)
-        except (ScanOptionsError, ResolverConfigError) as exc:
+        except (ScanOptionsError, ResolverConfigError, ValueError) as exc:  # ValueError: a bad blocklist name
             self._set_status(Content.assemble(("Cannot scan: ", "bold"), str(exc)), "-error")
             return False
         self._remember(self.form_settings())
