@@ -159,7 +159,7 @@ _FIELDS = (("source", "Source", "address the probes come from (default: this mac
            ("ca_file", "CA file", "extra CA for the certificate check"),
            ("domain", "Domain", "mail domain for the DNS checks"),
            ("dkim_selector", "DKIM sel.", "DKIM selector to look up"),
-           ("blocklists", "Blocklists", "DNS blocklist zones (default: built-in list)"))
+           ("blocklists", "DNSBLs", "DNS blocklist zones (default: built-in list)"))
 
 
 class ScanScreen(Screen[None]):
