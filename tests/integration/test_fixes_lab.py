@@ -72,7 +72,10 @@ async def test_every_fix_flips_its_rule_on_the_weak_lab_and_undo_restores(weak_l
             assert plan.diff.startswith("---")
             result = await FixEngine(ssh).apply(plan)
             assert result.outcome == Outcome.APPLIED, (fix_id, result.message)
-            assert all(f.status == Status.PASS for f in result.findings_after), fix_id
+            # port 25 of the cipher rule stays INFO: anonymous/phase-out suites are normal there
+            assert all(f.status == Status.PASS or (f.status == Status.INFO and f.id == "tls.postfix_ciphers"
+                                                   and f.target == "port 25")
+                       for f in result.findings_after), (fix_id, [(f.id, f.target, f.status) for f in result.findings_after])
             backups.append(result.backup_id)
             services_up()
         after = evaluate(await gather(ssh, CONFIG_PROBES))

@@ -149,3 +149,50 @@ async def test_outside_disagreement_rolls_back_byte_identical(weak_lab, tmp_path
     finally:
         stale.close()
     services_up()
+
+
+STRICT_TLS_PORTS = (465, 587, 143, 993, 110, 995)
+
+
+async def test_cipher_fixes_flip_the_scan_on_strict_listeners(weak_lab, tmp_path):
+    """tls.postfix_ciphers and tls.dovecot_ciphers: the weak lab's strict listeners WARN from
+    outside (phase-out on 465/587, anonymous on IMAP/POP); after both fixes the rules pass,
+    the outside step agrees and the scan shows no cipher WARN there (port 25 stays INFO)."""
+    import glob
+    import os
+    from dataclasses import replace
+
+    from mailtui.core.checks.registry import evaluate
+    from mailtui.core.findings import Status
+    from mailtui.core.scan import run_scan
+
+    async with ssh_transport(weak_lab, tmp_path) as ssh:
+        facts = await gather(ssh, CONFIG_PROBES)
+        options = _options(weak_lab, facts)
+        tls_only = replace(options, groups=("tls",))
+        before = await asyncio.to_thread(run_scan, tls_only)
+        warned = {int(f.target.rsplit(":", 1)[1]) for f in before.find("tls.ciphers") if f.status == Status.WARN}
+        assert set(STRICT_TLS_PORTS) <= warned, warned
+        verifier = outside_verifier(options, trusted_networks=mynetworks(facts))
+        try:
+            for fix_id in ("tls.postfix_ciphers", "tls.dovecot_ciphers"):
+                steps = []
+                plan = await plan_fix(ssh, fix_id, await gather(ssh, CONFIG_PROBES))
+                result = await FixEngine(ssh, observer=steps.append, outside_check=verifier).apply(plan)
+                assert result.outcome == Outcome.APPLIED, (fix_id, result.message)
+                outside = [e for e in steps if e.step == Step.OUTSIDE]
+                assert [e.state for e in outside] == [StepState.STARTED, StepState.OK], (fix_id, outside)
+                assert "tls.ciphers" in outside[-1].message
+            findings = evaluate(await gather(ssh, CONFIG_PROBES))
+            for f in findings:
+                if f.id in ("tls.postfix_ciphers", "tls.dovecot_ciphers"):
+                    assert f.status == (Status.INFO if f.target == "port 25" else Status.PASS), (f.id, f.target, f.evidence)
+            after = await asyncio.to_thread(run_scan, tls_only)
+            got = {int(f.target.rsplit(":", 1)[1]): f for f in after.find("tls.ciphers")}
+            for port in STRICT_TLS_PORTS:
+                assert got[port].status == Status.PASS, (port, got[port].evidence)
+            assert got[25].status in (Status.INFO, Status.PASS)
+        finally:
+            for path in glob.glob("/etc/dovecot/conf.d/99-mailtui-*"):
+                os.unlink(path)
+    services_up()

@@ -110,6 +110,28 @@ def test_hardened_profile_reports_none_of_them(hardened_report):
     assert hardened_report.exit_code == 0
 
 
+STRICT_TLS_PORTS = (465, 587, 143, 993, 110, 995)
+
+
+def test_cipher_policy_weak_warns_on_strict_listeners_hardened_passes(weak_report, hardened_report):
+    """The shared policy (mailtui.core.tlsclass): anonymous and phase-out suites are WARN where
+    passwords travel, INFO on port 25 (opportunistic TLS), never a WARN there."""
+    weak = {_port(f.target): f for f in weak_report.find("tls.ciphers")}
+    hard = {_port(f.target): f for f in hardened_report.find("tls.ciphers")}
+    assert set(STRICT_TLS_PORTS) | {25} <= set(weak) and set(STRICT_TLS_PORTS) | {25} <= set(hard)
+    for port in STRICT_TLS_PORTS:
+        assert weak[port].status == Status.WARN, (port, weak[port].evidence)
+        assert weak[port].fix == ("tls.postfix_ciphers" if port in (465, 587) else "tls.dovecot_ciphers")
+        assert hard[port].status == Status.PASS, (port, hard[port].title, hard[port].evidence)
+    # weak Postfix: static-RSA suites (phase-out); weak Dovecot: anonymous suites
+    assert weak[587].title == "Phase-out cipher suites accepted" and "AES256-GCM-SHA384" in weak[587].evidence
+    assert weak[993].title.startswith("Anonymous") and "ADH-" in weak[993].evidence
+    assert "smtpd_tls_mandatory_exclude_ciphers" in weak[465].config
+    # port 25: information at most, with and without the hardening
+    assert weak[25].status in (Status.INFO, Status.PASS) and hard[25].status in (Status.INFO, Status.PASS)
+    assert hard[25].status == Status.INFO and "opportunistic" in hard[25].title and hard[25].fix is None
+
+
 def test_full_scan_is_fast_and_every_probe_finished(hardened_report):
     assert hardened_report.duration < 5.0, hardened_report.duration
     assert {p.outcome.value for p in hardened_report.probes} == {"finished"}

@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from mailtui.core.checks.gather import CheckFacts, SshdInstance
-from mailtui.core.checks.rules import _proto_floor, _submission_services, _wrapper, tokens
+from mailtui.core.checks.rules import (
+    _proto_floor,
+    _submission_services,
+    _wrapper,
+    postfix_cipher_params,
+    postfix_weakened_cipherlists,
+    tokens,
+)
+from mailtui.core.tlsclass import STRICT_CIPHER_LIST, STRICT_EXCLUDE
 
 
 class FixError(ValueError):
@@ -321,15 +329,32 @@ def _sub_protocols(facts, files, user) -> FixSpec:
                                       "senders fall back to plain text",))
 
 
-@fix("tls.postfix_ciphers", "Postfix's own cipher lists (remove weakening overrides)")
+@fix("tls.postfix_ciphers", "Postfix: good and sufficient cipher suites where passwords travel")
 def _pf_ciphers(facts, files, user) -> FixSpec:
+    """Remove weakening tls_*_cipherlist overrides, grades back to medium, and on 465/587
+    exclude anonymous and phase-out suites (STRICT_EXCLUDE) with the parameter smtpd really
+    applies there: main.cf smtpd_tls_mandatory_exclude_ciphers where TLS is enforced
+    (encrypt, wrapper mode; port 25 at 'may' keeps its opportunistic breadth), else an
+    ``-o smtpd_tls_exclude_ciphers`` override on that service. Items already there are kept."""
     pf = _need_postfix(facts)
-    edits = [PostconfSet(n, None) for n in ("tls_high_cipherlist", "tls_medium_cipherlist", "tls_low_cipherlist",
-                                            "tls_export_cipherlist")
-             if n in pf.explicit and re.search(r"SECLEVEL=0|EXPORT|eNULL|(^|:)NULL|(^|:)ALL", pf.explicit[n])]
+    edits: list[Edit] = [PostconfSet(n, None) for n in postfix_weakened_cipherlists(pf)]
     for n in ("smtpd_tls_ciphers", "smtpd_tls_mandatory_ciphers"):
         if pf.get(n) in ("export", "low", "null"):
             edits.append(PostconfSet(n, "medium"))
+    main_needed: list[str] = []
+    for svc in _submission_services(pf):
+        _, param = postfix_cipher_params(pf, svc)
+        have = tokens(pf.value(param, svc))
+        missing = [t for t in STRICT_EXCLUDE if t not in have]
+        if not missing:
+            continue
+        if param == "smtpd_tls_mandatory_exclude_ciphers" and param not in svc.overrides:
+            main_needed += [t for t in missing if t not in main_needed]
+        else:
+            edits.append(MasterSet(svc.key, param, ",".join([*have, *missing])))
+    if main_needed:
+        have = tokens(pf.get("smtpd_tls_mandatory_exclude_ciphers"))
+        edits += _main(facts, smtpd_tls_mandatory_exclude_ciphers=", ".join([*have, *main_needed]))
     return _postfix(*edits)
 
 
@@ -378,10 +403,12 @@ def _dc_protocols(facts, files, user) -> FixSpec:
                     {_dc_name(facts, "ssl_min_protocol", "ssl_server_min_protocol"): "TLSv1.2"})
 
 
-DOVECOT_CIPHERS = "ALL:!kRSA:!SRP:!kDHd:!DSS:!aNULL:!eNULL:!EXPORT:!DES:!3DES:!MD5:!PSK:!RC4:!ADH:!LOW@STRENGTH"
+#: Good and sufficient suites only (Mozilla intermediate; Dovecot's own default still has
+#: DHE with ARIA/CAMELLIA, phase-out by the scan's table).
+DOVECOT_CIPHERS = STRICT_CIPHER_LIST
 
 
-@fix("tls.dovecot_ciphers", "Dovecot's default cipher list", reads=("dovecot.conf",))
+@fix("tls.dovecot_ciphers", "Dovecot: good and sufficient cipher suites only", reads=("dovecot.conf",))
 def _dc_ciphers(facts, files, user) -> FixSpec:
     return _dovecot(facts, files, "tls.dovecot_ciphers",
                     {_dc_name(facts, "ssl_cipher_list", "ssl_server_cipher_list"): DOVECOT_CIPHERS})

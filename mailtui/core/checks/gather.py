@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from mailtui.core.facts import Listener, Section, build_script, parse_ss, split_sections
 from mailtui.core.text import sanitize
+from mailtui.core.tlsclass import OpenSslCipher, parse_openssl_ciphers
 from mailtui.core.transport.base import Transport
 from mailtui.core.transport.errors import SudoPasswordRequired, SudoUnavailable, TransportError
 
@@ -76,6 +77,31 @@ for r in /etc/rspamd/local.d/dkim_signing.conf /etc/rspamd/override.d/dkim_signi
   k=$(sed -n 's/^[[:space:]]*path[[:space:]]*=[[:space:]]*"\{0,1\}\([^";]*\).*/\1/p' "$r" | head -n 1)
   case $k in *'$'*|'') ;; *) dkimkey rspamd '*' "$s" "$k";; esac
 done
+true"""
+
+# Every cipher string Postfix or Dovecot may use, expanded by the server's own OpenSSL
+# (``openssl ciphers -v``): each tls_*_cipherlist (also -o overrides), each exclusion item
+# of smtpd_tls_(mandatory_)exclude_ciphers (main.cf and -o), aNULL, and Dovecot's list.
+# The rules compute a service's effective set from these (set arithmetic, as Postfix's
+# ``LIST:!ITEM...``) and grade it with the scan's table (mailtui.core.tlsclass).
+_CIPHER_LISTS = r"""cipherlist() {
+  [ -n "$1" ] || return 0
+  printf '### ciphers %s\n' "$1"
+  openssl ciphers -v "$1" 2>&1 | head -n 400
+}
+if command -v openssl >/dev/null; then
+  if command -v postconf >/dev/null; then
+    for g in high medium low export null; do cipherlist "$(postconf -xh tls_${g}_cipherlist 2>/dev/null)"; done
+    postconf -P 2>/dev/null | sed -n 's|^[^/]*/[^/]*/tls_[a-z]*_cipherlist *= *||p' | sort -u | \
+      while IFS= read -r v; do cipherlist "$v"; done
+    { postconf -xh smtpd_tls_exclude_ciphers smtpd_tls_mandatory_exclude_ciphers 2>/dev/null
+      postconf -P 2>/dev/null | sed -n 's|^[^/]*/[^/]*/smtpd_tls_[a-z_]*exclude_ciphers *= *||p'
+      echo aNULL; } | tr ', ' '\n\n' | grep -v '^$' | sort -u | while IFS= read -r t; do cipherlist "$t"; done
+  fi
+  if command -v doveconf >/dev/null; then
+    cipherlist "$(doveconf -h ssl_cipher_list 2>/dev/null || doveconf -h ssl_server_cipher_list 2>/dev/null)"
+  fi
+else echo "### no-openssl"; fi
 true"""
 
 PROBES: dict[str, str] = {
@@ -141,12 +167,13 @@ PROBES: dict[str, str] = {
                   "hash:/*|texthash:/*|btree:/*|lmdb:/*|cdb:/*|regexp:/*|pcre:/*|cidr:/*) f=${m#*:}; "
                   "printf '### map %s\\n' \"$m\"; grep -vE '^[[:space:]]*(#|$)' \"$f\" 2>/dev/null | head -n 500;; "
                   "esac; done; true",
+    "cipher-lists": _CIPHER_LISTS,
     "plesk": "if [ -e /usr/local/psa/version ]; then head -n 1 /usr/local/psa/version; fi; true",
 }
 
 #: Probes that only read the mail configuration (what a fix's verification needs).
 CONFIG_PROBES = ("relay-maps", "postconf-all", "postconf-n", "postconf-M", "postconf-P", "doveconf-n", "doveconf-a",
-                 "dovecot-key", "listeners", "sshd")
+                 "dovecot-key", "listeners", "sshd", "cipher-lists")
 
 
 # --------------------------------------------------------------------------- model
@@ -377,6 +404,9 @@ class CheckFacts:
     plesk: str | None = None
     #: Access tables named in relay restrictions: "type:path" -> their non-comment lines.
     relay_maps: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
+    #: Cipher strings the server's OpenSSL expanded (``openssl ciphers -v``): string -> suites.
+    #: None: not read (no probe, or no openssl on the server).
+    cipher_lists: dict[str, tuple[OpenSslCipher, ...]] | None = field(default=None, hash=False, compare=False)
     os_ids: tuple[str, ...] = ()
     problems: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     seconds: float = 0.0
@@ -669,6 +699,18 @@ def parse_maps(text: str) -> dict[str, tuple[str, ...]]:
     return maps
 
 
+def parse_cipher_lists(text: str) -> dict[str, tuple[OpenSslCipher, ...]] | None:
+    """``### ciphers STRING`` blocks of the ``cipher-lists`` probe -> STRING -> its suites
+    (an OpenSSL error leaves an empty tuple). None when the server has no openssl."""
+    if re.search(r"^### no-openssl$", text, re.M):
+        return None
+    lists: dict[str, tuple[OpenSslCipher, ...]] = {}
+    for block in re.split(r"^### ciphers ", text, flags=re.M)[1:]:
+        head, _, body = block.partition("\n")
+        lists[head.strip()] = parse_openssl_ciphers(body)
+    return lists
+
+
 def _text(sections: dict[str, Section], name: str) -> str | None:
     sec = sections.get(name)
     if sec is None or sec.status not in (0,) or not sec.text.strip():
@@ -723,6 +765,7 @@ def assemble(target: str, sections: dict[str, Section], ssh_port: int | None = N
         dkim_keys=parse_dkim_keys(sections["dkim-keys"].text) if "dkim-keys" in sections else (),
         plesk=plesk.strip() if plesk else None,
         relay_maps=parse_maps(sections["relay-maps"].text) if "relay-maps" in sections else {},
+        cipher_lists=parse_cipher_lists(sections["cipher-lists"].text) if "cipher-lists" in sections else None,
         os_ids=tuple(w.strip('"') for w in os_lines[:-1]),
         problems=problems, seconds=round(seconds, 3),
     )

@@ -19,6 +19,7 @@ import re
 from mailtui.core.checks.gather import CheckFacts, DovecotConfig, MasterService, PostfixConfig, SshdInstance
 from mailtui.core.checks.registry import Area, Verdict, rule
 from mailtui.core.findings import Severity, Status
+from mailtui.core.tlsclass import STRICT_CIPHER_LIST, CipherSet, grade_ciphers
 
 P, F, W, I, E = Status.PASS, Status.FAIL, Status.WARN, Status.INFO, Status.ERROR
 
@@ -678,27 +679,110 @@ def submission_protocols(facts: CheckFacts, now) -> list[Verdict]:
     return out or [Verdict(I, "no submission service")]
 
 
-@rule("tls.postfix_ciphers", "No weakened cipher lists in Postfix", Area.TLS, Severity.MEDIUM,
-      why="""'@SECLEVEL=0', EXPORT, NULL or 'low' cipher grades re-enable ciphers broken for
-      years. Postfix's defaults are good; overriding them usually only makes things worse.""",
-      reference="https://www.postfix.org/postconf.5.html#tls_medium_cipherlist",
-      remedy="remove the tls_*_cipherlist overrides (postconf -X) and keep smtpd_tls_ciphers = medium or high",
+_WEAKENED_LIST = re.compile(r"SECLEVEL=0|EXPORT|eNULL|(^|:)NULL|(^|:)ALL")
+
+
+def postfix_weakened_cipherlists(pf: PostfixConfig) -> list[str]:
+    """The tls_*_cipherlist overrides that weaken Postfix's lists (@SECLEVEL=0, EXPORT, NULL, ALL)."""
+    return [n for n in ("tls_high_cipherlist", "tls_medium_cipherlist", "tls_low_cipherlist", "tls_export_cipherlist")
+            if n in pf.explicit and _WEAKENED_LIST.search(pf.explicit[n])]
+
+
+def postfix_tls_enforced(pf: PostfixConfig, svc: MasterService | None) -> bool:
+    """Whether smtpd applies the ``*_mandatory_*`` TLS settings: security level encrypt,
+    or wrapper mode (465), or the legacy smtpd_enforce_tls (checked on Postfix 3.7: the
+    mandatory exclusions apply on 465 in wrapper mode with level may, not on port 25)."""
+    level = pf.effective("smtpd_tls_security_level", svc).strip().lower()
+    if pf.effective("smtpd_tls_wrappermode", svc) == "yes":
+        return True
+    if level:
+        return level == "encrypt"
+    return pf.effective("smtpd_enforce_tls", svc) == "yes"
+
+
+def postfix_cipher_params(pf: PostfixConfig, svc: MasterService | None) -> tuple[str, str]:
+    """(grade parameter, exclusion parameter) smtpd applies for ``svc`` (besides smtpd_tls_exclude_ciphers)."""
+    if postfix_tls_enforced(pf, svc):
+        return "smtpd_tls_mandatory_ciphers", "smtpd_tls_mandatory_exclude_ciphers"
+    return "smtpd_tls_ciphers", "smtpd_tls_exclude_ciphers"
+
+
+def _postfix_cipher_set(facts: CheckFacts, pf: PostfixConfig, svc: MasterService) -> tuple[CipherSet | None, str]:
+    """The suites ``svc`` accepts (TLS <= 1.2), graded; None with the reason when unknown.
+
+    Postfix builds ``tls_<grade>_cipherlist`` followed by ``:!ITEM`` for every item of
+    smtpd_tls_exclude_ciphers, of smtpd_tls_mandatory_exclude_ciphers where TLS is
+    enforced, and aNULL when it asks for client certificates: the same set arithmetic here,
+    over the server's own ``openssl ciphers -v`` expansions.
+    """
+    lists = facts.cipher_lists
+    if lists is None:
+        return None, "cipher lists not expanded (no openssl on the server, or not read)"
+    enforced = postfix_tls_enforced(pf, svc)
+    grade_param = "smtpd_tls_mandatory_ciphers" if enforced else "smtpd_tls_ciphers"
+    grade = pf.effective(grade_param, svc).strip().lower() or "medium"
+    base = pf.effective(f"tls_{grade}_cipherlist", svc).strip()
+    items = tokens(pf.effective("smtpd_tls_exclude_ciphers", svc))
+    if enforced:
+        items += tokens(pf.effective("smtpd_tls_mandatory_exclude_ciphers", svc))
+    if pf.effective("smtpd_tls_ask_ccert", svc) == "yes" or (enforced and pf.effective("smtpd_tls_req_ccert", svc) == "yes"):
+        items.append("aNULL")
+    if base not in lists:
+        return None, f"tls_{grade}_cipherlist = {base} not expanded"
+    excluded: set[str] = set()
+    for item in items:
+        if item not in lists:
+            return None, f"exclusion {item} not expanded"
+        excluded |= {c.name for c in lists[item]}
+    graded = grade_ciphers([c for c in lists[base] if c.name not in excluded])
+    summary = f"{grade_param} = {grade}" + (f", excluded: {', '.join(dict.fromkeys(items))}" if items else "")
+    return graded, summary
+
+
+@rule("tls.postfix_ciphers", "Postfix's cipher suites are good or sufficient", Area.TLS, Severity.MEDIUM,
+      why="""Where passwords travel (465/587) Postfix should accept only cipher suites classed good
+      or sufficient (NCSC-NL, as the scan grades them): no anonymous suites (no certificate, so a
+      man in the middle could pose as the server to a careless client and read the password), no
+      phase-out suites (no forward secrecy, 3DES), nothing insufficient. Port 25 is opportunistic
+      TLS: anonymous and phase-out suites are normal there (any encryption beats the plain-text
+      fallback), only broken ones count. '@SECLEVEL=0', EXPORT or NULL overrides are always wrong.""",
+      reference="https://www.postfix.org/TLS_README.html#server_cipher",
+      remedy="remove the tls_*_cipherlist overrides (postconf -X), keep smtpd_tls_ciphers = medium, and "
+             "smtpd_tls_mandatory_exclude_ciphers = aNULL, kRSA, 3DES, DHE+CAMELLIA, DHE+ARIA (applies on 465 and on "
+             "587 with smtpd_tls_security_level = encrypt; else -o smtpd_tls_exclude_ciphers=... on the service)",
       fix="tls.postfix_ciphers")
 def postfix_ciphers(facts: CheckFacts, now) -> list[Verdict]:
-    """No @SECLEVEL=0 / EXPORT / eNULL / aNULL-enabling in tls_*_cipherlist; grades not export/low/null."""
+    """No @SECLEVEL=0 / EXPORT / NULL / ALL in tls_*_cipherlist, no export/low/null grade; and
+    per smtpd service the effective suites (expanded by the server's openssl) graded by the
+    scan's policy (mailtui.core.tlsclass): port 25 lenient, 465/587 strict."""
     if (skip := _no_postfix(facts)) is not None:
         return skip
     pf = facts.postfix
-    bad = []
-    for name in ("tls_high_cipherlist", "tls_medium_cipherlist", "tls_low_cipherlist", "tls_export_cipherlist"):
-        if name in pf.explicit and re.search(r"SECLEVEL=0|EXPORT|eNULL|(^|:)NULL|(^|:)ALL", pf.explicit[name]):
-            bad.append(f"{name} = {pf.explicit[name]}")
+    bad = [f"{n} = {pf.explicit[n]}" for n in postfix_weakened_cipherlists(pf)]
     for name in ("smtpd_tls_ciphers", "smtpd_tls_mandatory_ciphers"):
         if pf.get(name) in ("export", "low", "null"):
             bad.append(f"{name} = {pf.get(name)}")
+    out: list[Verdict] = []
     if bad:
-        return [Verdict(F, "; ".join(bad), config=tuple(f"main.cf {b.split(' =')[0]}" for b in bad))]
-    return [Verdict(P, "Postfix's own cipher lists (no weakening overrides)", config=("main.cf smtpd_tls_ciphers",))]
+        out.append(Verdict(F, "weakened: " + "; ".join(bad), config=tuple(f"main.cf {b.split(' =')[0]}" for b in bad)))
+    if facts.cipher_lists is None:  # not read, or no openssl on the server: the settings' text only
+        return out or [Verdict(P, "no weakening overrides (suites not expanded on the server: graded by the "
+                                  "settings' text only)", config=("main.cf smtpd_tls_ciphers",))]
+    for svc in [*_smtp_services(pf), *_submission_services(pf)]:
+        strict = svc.port != 25
+        grade_param, exclude_param = postfix_cipher_params(pf, svc)
+        where = (_where(pf, exclude_param, svc), _where(pf, grade_param, svc))
+        graded, summary = _postfix_cipher_set(facts, pf, svc)
+        if graded is None:
+            out.append(Verdict(I, f"effective suites unknown: {summary}", _port_target(svc), where))
+            continue
+        verdict = graded.verdict(strict)
+        evidence = f"{verdict.title}: {graded.describe()} ({summary})"
+        out.append(Verdict(verdict.status, evidence, _port_target(svc), where,
+                           severity=verdict.severity if verdict.status in (F, W) else None))
+    if not out:
+        return [Verdict(P, "Postfix's own cipher lists (no weakening overrides)", config=("main.cf smtpd_tls_ciphers",))]
+    return out
 
 
 def _certs_in_use(facts: CheckFacts):
@@ -906,21 +990,34 @@ def dovecot_protocols(facts: CheckFacts, now) -> list[Verdict]:
     return [Verdict(P if ok else F, f"{name} = {value}", config=(f"dovecot {name}",))]
 
 
-@rule("tls.dovecot_ciphers", "No weakened cipher list in Dovecot", Area.TLS, Severity.MEDIUM,
-      why="""'@SECLEVEL=0', EXPORT, NULL or LOW ciphers re-enable broken encryption for IMAP and
-      POP3 logins.""",
+@rule("tls.dovecot_ciphers", "Dovecot's cipher suites are good or sufficient", Area.TLS, Severity.MEDIUM,
+      why="""Mail programs log in over IMAP and POP3 many times a day: Dovecot should accept only
+      cipher suites classed good or sufficient (NCSC-NL, as the scan grades them). Anonymous
+      suites let a man in the middle pose as the server; phase-out suites (no forward secrecy,
+      3DES, DHE with ARIA/CAMELLIA) are on their way out; '@SECLEVEL=0', EXPORT, NULL or LOW
+      re-enable broken encryption.""",
       reference="https://doc.dovecot.org/settings/core/#core_setting-ssl_cipher_list",
-      remedy="remove the ssl_cipher_list override (Dovecot's default is good)", fix="tls.dovecot_ciphers")
+      remedy=f"ssl_cipher_list = {STRICT_CIPHER_LIST} (Mozilla intermediate)", fix="tls.dovecot_ciphers")
 def dovecot_ciphers(facts: CheckFacts, now) -> list[Verdict]:
-    """ssl_cipher_list has no @SECLEVEL=0 and does not enable EXPORT/NULL/LOW."""
+    """ssl_cipher_list has no @SECLEVEL=0 and does not enable EXPORT/NULL/LOW; its expansion
+    by the server's openssl graded by the scan's strict policy (mailtui.core.tlsclass)."""
     if (skip := _no_dovecot(facts)) is not None:
         return skip
     found = facts.dovecot.first("ssl_cipher_list", "ssl_server_cipher_list")
     if found is None:
         return [Verdict(I, "no cipher list setting in this Dovecot version")]
     name, value = found
+    config = (f"dovecot {name}",)
     bad = re.search(r"SECLEVEL=0|(^|:)\+?(EXPORT|eNULL|NULL|LOW)(:|$)|^ALL(:|$)(?!.*!aNULL)", value)
-    return [Verdict(F if bad else P, f"{name} = {value}", config=(f"dovecot {name}",))]
+    if bad:
+        return [Verdict(F, f"{name} = {value}", config=config)]
+    expanded = (facts.cipher_lists or {}).get(value.strip())
+    if expanded is None:
+        return [Verdict(P, f"{name} = {value} (not expanded on the server: graded by its text only)", config=config)]
+    graded = grade_ciphers(expanded)
+    verdict = graded.verdict(True)
+    return [Verdict(verdict.status, f"{verdict.title}: {graded.describe()} ({name} = {value})", config=config,
+                    severity=verdict.severity if verdict.status in (F, W) else None)]
 
 
 # ======================================================================= IMAP/POP

@@ -21,51 +21,9 @@ from mailtui.core.scan.model import LISTENERS, Check, Listener
 from mailtui.core.scan.net import Blocked, ConnectFailed, LineChannel, ProbeError, ProtocolViolation, TlsFailed
 from mailtui.core.scan.registry import register
 from mailtui.core.scan.smtp import NoStartTls, SmtpSession
+from mailtui.core.tlsclass import CipherClass, cipher_verdict, classify_cipher, is_anonymous
 
-# ---------------------------------------------------------------- pure: cipher classes
-
-
-class CipherClass(StrEnum):
-    """NCSC-NL TLS guidelines (2021) classes, as internet.nl uses them."""
-
-    GOOD = "good"
-    SUFFICIENT = "sufficient"
-    PHASE_OUT = "phase-out"
-    INSUFFICIENT = "insufficient"
-
-
-_BROKEN_MARKERS = ("NULL", "EXP", "RC4", "RC2", "IDEA", "ADH", "AECDH", "ANON", "MD5", "PSK", "SRP", "SEED")
-
-
-def classify_cipher(name: str) -> CipherClass:
-    """Class of an OpenSSL (or IANA TLS 1.3) cipher suite name (pure)."""
-    n = name.upper()
-    if n.startswith("TLS_"):  # TLS 1.3 suites (AES-GCM, CHACHA20, AES-CCM): all good
-        return CipherClass.GOOD
-    if any(marker in n for marker in _BROKEN_MARKERS) or n.startswith(("DES-CBC-", "EDH-RSA-DES-CBC-", "EDH-DSS-DES-CBC-")):
-        return CipherClass.INSUFFICIENT
-    if "DES-CBC-" in n and "CBC3" not in n:
-        return CipherClass.INSUFFICIENT
-    if n.startswith("ECDHE-"):
-        kx = "ecdhe"
-    elif n.startswith(("DHE-", "EDH-")):
-        kx = "dhe"
-    else:
-        kx = "rsa"  # static RSA key exchange: no forward secrecy
-    if "DSS" in n:
-        return CipherClass.INSUFFICIENT
-    triple_des = "CBC3" in n or "3DES" in n
-    aead = any(m in n for m in ("GCM", "CHACHA20", "CCM"))
-    if triple_des:
-        return CipherClass.PHASE_OUT
-    if kx == "rsa":
-        return CipherClass.PHASE_OUT
-    if "CAMELLIA" in n or "ARIA" in n:
-        return CipherClass.PHASE_OUT if kx == "dhe" else CipherClass.SUFFICIENT
-    if kx == "ecdhe":
-        return CipherClass.GOOD if aead and "CCM8" not in n else CipherClass.SUFFICIENT
-    return CipherClass.SUFFICIENT
-
+# Cipher classes and the policy are shared with the checklist (mailtui.core.tlsclass).
 
 VERSIONS: tuple[tuple[str, ssl.TLSVersion], ...] = (
     ("TLSv1", ssl.TLSVersion.TLSv1),
@@ -123,14 +81,16 @@ def verify_context(ca_file: str | None) -> ssl.SSLContext:
     return ctx
 
 
-def class_cipher_string(cls: CipherClass) -> str | None:
-    """An OpenSSL cipher string offering only the local ciphers of ``cls`` (TLS <= 1.2)."""
+def class_cipher_string(cls: CipherClass, *, anonymous: bool | None = None) -> str | None:
+    """An OpenSSL cipher string offering only the local ciphers of ``cls`` (TLS <= 1.2);
+    ``anonymous`` False/True keeps only the authenticated/anonymous ones."""
     probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
         probe.set_ciphers("ALL:COMPLEMENTOFALL:@SECLEVEL=0")
     except ssl.SSLError:
         return None
-    names = [c["name"] for c in probe.get_ciphers() if not c["name"].startswith("TLS_") and classify_cipher(c["name"]) == cls]
+    names = [c["name"] for c in probe.get_ciphers() if not c["name"].startswith("TLS_") and classify_cipher(c["name"]) == cls
+             and (anonymous is None or is_anonymous(c["name"]) == anonymous)]
     if not names:
         return None
     return ":".join(names) + ":@SECLEVEL=0"
@@ -234,9 +194,10 @@ async def verify(ctx, ip: str, listener: Listener) -> tuple[bool, str]:
         return False, exc.reason
 
 
-async def weak_class_accepted(ctx, ip: str, listener: Listener, cls: CipherClass) -> tuple[bool | None, str]:
+async def weak_class_accepted(ctx, ip: str, listener: Listener, cls: CipherClass,
+                              anonymous: bool | None = None) -> tuple[bool | None, str]:
     """(accepted?, negotiated cipher). None: no local cipher of that class to offer."""
-    ciphers = class_cipher_string(cls)
+    ciphers = class_cipher_string(cls, anonymous=anonymous)
     if ciphers is None:
         return None, ""
     sslctx = version_context(ssl.TLSVersion.TLSv1_2, ciphers=ciphers)
@@ -244,7 +205,8 @@ async def weak_class_accepted(ctx, ip: str, listener: Listener, cls: CipherClass
         warnings.simplefilter("ignore", DeprecationWarning)
         sslctx.minimum_version = ssl.TLSVersion.TLSv1
     try:
-        h = await handshake(ctx, ip, listener, sslctx, f"{cls.value} ciphers on {ctx.target(listener.port, ip)}")
+        what = {None: "", True: "anonymous ", False: "authenticated "}[anonymous]
+        h = await handshake(ctx, ip, listener, sslctx, f"{what}{cls.value} ciphers on {ctx.target(listener.port, ip)}")
         return True, h.cipher
     except TlsFailed:
         return False, ""
@@ -265,7 +227,9 @@ def _cipher_config(listener: Listener) -> tuple[str, ...]:
     if listener.protocol == "smtp":
         if listener.port == 25:
             return ("smtpd_tls_ciphers", "smtpd_tls_exclude_ciphers", "tls_medium_cipherlist")
-        return ("smtpd_tls_mandatory_ciphers", "smtpd_tls_mandatory_exclude_ciphers")
+        # Postfix applies the mandatory_* pair where TLS is enforced (encrypt, wrapper mode);
+        # config_for resolves each name through the listener's master.cf service
+        return ("smtpd_tls_mandatory_exclude_ciphers", "smtpd_tls_mandatory_ciphers", "smtpd_tls_exclude_ciphers")
     return ("ssl_cipher_list", "ssl_prefer_server_ciphers")
 
 
@@ -279,7 +243,9 @@ SSLV3 = Check("tls.sslv3", "tls", "SSLv3", "SSLv3 is broken (POODLE).", Severity
 CIPHERS = Check(
     "tls.ciphers", "tls", "Cipher suites are good or sufficient",
     "The server accepts cipher suites classed 'phase-out' (no forward secrecy, 3DES) or "
-    "'insufficient' (NULL, anonymous, export, RC4) by the NCSC-NL guidelines.",
+    "'insufficient' (NULL, anonymous, export, RC4) by the NCSC-NL guidelines. Where passwords travel "
+    "(465/587, IMAP, POP3) only good and sufficient suites belong; on port 25 (opportunistic TLS) "
+    "anonymous and phase-out suites are normal and only information.",
     Severity.MEDIUM, reference="NCSC-NL TLS guidelines 2.1 (internet.nl)")
 HANDSHAKE = Check("tls.handshake", "tls", "TLS handshake",
                   "No TLS handshake succeeded on this listener: clients cannot encrypt (or the server dropped us).",
@@ -304,7 +270,14 @@ def version_finding(verdict: VersionVerdict, listener: Listener, target: str) ->
 
 
 def cipher_finding(negotiated: dict[str, str], weak: dict[CipherClass, tuple[bool | None, str]], listener: Listener,
-                   target: str) -> Finding:
+                   target: str, authenticated_insufficient: tuple[bool | None, str] | None = None) -> Finding:
+    """The ``tls.ciphers`` finding of one listener, by the shared policy (:func:`cipher_verdict`).
+
+    ``weak`` holds what offering all local insufficient / phase-out suites alone got;
+    ``authenticated_insufficient`` what offering the insufficient ones minus the anonymous
+    ones got (probed when the first answer was an anonymous suite; None: not probed, so an
+    anonymous answer counts as anonymous only).
+    """
     config = _cipher_config(listener)
     lines = [f"{v}: {c} ({classify_cipher(c).value})" for v, c in negotiated.items()]
     for cls, (acc, cipher) in weak.items():
@@ -312,32 +285,41 @@ def cipher_finding(negotiated: dict[str, str], weak: dict[CipherClass, tuple[boo
             lines.append(f"{cls.value} ciphers: not testable here (local OpenSSL has none)")
         else:
             lines.append(f"{cls.value} ciphers offered alone: {'accepted ' + cipher if acc else 'refused'}")
+    insufficient_acc, insufficient_cipher = weak.get(CipherClass.INSUFFICIENT, (None, ""))
+    if insufficient_acc and is_anonymous(insufficient_cipher) and authenticated_insufficient is not None:
+        acc, cipher = authenticated_insufficient
+        if acc is not None:
+            lines.append(f"insufficient ciphers without anonymous ones: {'accepted ' + cipher if acc else 'refused'}")
     ev = "; ".join(lines)
-    classes = {classify_cipher(c) for c in negotiated.values()}
-    insufficient = weak.get(CipherClass.INSUFFICIENT, (None, ""))[0] or CipherClass.INSUFFICIENT in classes
-    phase_out = weak.get(CipherClass.PHASE_OUT, (None, ""))[0] or CipherClass.PHASE_OUT in classes
-    anonymous_only = insufficient and all(
-        classify_cipher(c) != CipherClass.INSUFFICIENT or _anonymous(c) for c in negotiated.values()
-    ) and _anonymous(weak.get(CipherClass.INSUFFICIENT, (None, ""))[1] or "ADH")
-    if insufficient and anonymous_only:
-        return CIPHERS.finding(Status.WARN, ev, target=target, severity=Severity.LOW,
-                               config=("smtpd_tls_exclude_ciphers = aNULL", "smtpd_tls_mandatory_exclude_ciphers")
-                               if listener.protocol == "smtp" else config, port=listener.port,
-                               title="Anonymous (unauthenticated) cipher suites accepted")
-    if insufficient:
-        if listener.strict:
-            return CIPHERS.finding(Status.FAIL, ev, target=target, severity=Severity.HIGH, config=config, port=listener.port,
-                                   title="Insufficient cipher suites accepted")
-        return CIPHERS.finding(Status.WARN, ev, target=target, severity=Severity.LOW, config=config, port=listener.port,
-                               title="Insufficient cipher suites accepted (opportunistic TLS)")
-    if phase_out:
-        return CIPHERS.finding(Status.WARN, ev, target=target, severity=Severity.LOW, config=config, port=listener.port,
-                               title="Phase-out cipher suites accepted")
-    return CIPHERS.finding(Status.PASS, ev, target=target)
+    offered = [c for c in negotiated.values() if classify_cipher(c) == CipherClass.INSUFFICIENT]
+    anonymous = any(is_anonymous(c) for c in offered) or bool(insufficient_acc and is_anonymous(insufficient_cipher))
+    insufficient = any(not is_anonymous(c) for c in offered) or bool(insufficient_acc and not is_anonymous(insufficient_cipher))
+    if insufficient_acc and is_anonymous(insufficient_cipher) and authenticated_insufficient is not None:
+        insufficient = insufficient or bool(authenticated_insufficient[0])
+    phase_out = bool(weak.get(CipherClass.PHASE_OUT, (None, ""))[0]) or any(
+        classify_cipher(c) == CipherClass.PHASE_OUT for c in negotiated.values())
+    verdict = cipher_verdict(insufficient=insufficient, anonymous=anonymous, phase_out=phase_out, strict=listener.strict)
+    if verdict.status == Status.PASS:
+        return CIPHERS.finding(Status.PASS, ev, target=target)
+    if verdict.status == Status.INFO:
+        return CIPHERS.finding(Status.INFO, ev, target=target, title=verdict.title,
+                               explanation=_OPPORTUNISTIC_EXPLANATION)
+    return CIPHERS.finding(verdict.status, ev, target=target, severity=verdict.severity, config=config,
+                           port=listener.port, title=verdict.title,
+                           explanation=_ANONYMOUS_EXPLANATION if verdict.problem == "anonymous" else None)
 
 
-def _anonymous(cipher: str) -> bool:
-    return cipher.upper().startswith(("ADH-", "AECDH-")) or "ANON" in cipher.upper()
+_OPPORTUNISTIC_EXPLANATION = (
+    "Port 25 is opportunistic TLS between mail servers: a peer that cannot negotiate a better suite "
+    "would send in plain text instead, so any encryption beats none. Postfix enables anonymous suites "
+    "there on purpose (TLS_README, server-side cipher controls). Nothing to fix; the strict listeners "
+    "(465/587, IMAP, POP3) are graded on their own.")
+_ANONYMOUS_EXPLANATION = (
+    "This listener carries passwords, yet accepts cipher suites without a server certificate (aNULL: "
+    "ADH/AECDH). A client that accepts one cannot tell the server from a man in the middle, who then "
+    "reads the password. Mainstream mail programs never offer them, so removing them costs nothing. "
+    "Postfix: exclude aNULL for the submission services (smtpd_tls_mandatory_exclude_ciphers applies "
+    "where TLS is enforced: security level encrypt or wrapper mode); Dovecot: a cipher list without aNULL.")
 
 
 async def probe_listener(ctx, ip: str, listener: Listener) -> list[Finding]:
@@ -368,8 +350,15 @@ async def probe_listener(ctx, ip: str, listener: Listener) -> list[Finding]:
     if not verdict.accepted:
         return out
     negotiated = {v: h.cipher for v, h in shakes.items()}
+    authenticated = None
+    if insufficient[0] and is_anonymous(insufficient[1]):
+        # the server picked an anonymous suite: does it take authenticated insufficient ones too?
+        try:
+            authenticated = await weak_class_accepted(ctx, ip, listener, CipherClass.INSUFFICIENT, anonymous=False)
+        except (Blocked, ProtocolViolation, ConnectFailed, NoStartTls):
+            authenticated = None
     out.append(cipher_finding(negotiated, {CipherClass.INSUFFICIENT: insufficient, CipherClass.PHASE_OUT: phase_out},
-                              listener, target))
+                              listener, target, authenticated))
     cert_der = (default.cert_der if default else None) or next((h.cert_der for h in shakes.values() if h.cert_der), None)
     if cert_der:
         facts = parse_certificate(cert_der)

@@ -150,3 +150,19 @@ def test_imap_pop_plaintext_verdicts():
     assert "STLS" in parse_pop3_capa(["CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "STLS", "USER", "SASL PLAIN LOGIN"])
     assert pop3_user_allowed("+OK")
     assert not pop3_user_allowed("-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.")
+
+
+def test_cipher_findings_follow_the_shared_policy_by_listener():
+    good = {"TLSv1.2": "ECDHE-RSA-AES256-GCM-SHA384"}
+    anon = {CipherClass.INSUFFICIENT: (True, "ADH-AES256-GCM-SHA384"), CipherClass.PHASE_OUT: (True, "AES256-GCM-SHA384")}
+    on25 = cipher_finding(good, anon, LISTENERS[25], "127.0.0.1:25", (False, ""))
+    assert on25.status == Status.INFO and on25.fix is None and "opportunistic" in on25.title
+    on587 = cipher_finding(good, anon, LISTENERS[587], "127.0.0.1:587", (False, ""))
+    assert on587.status == Status.WARN and on587.fix == "tls.postfix_ciphers" and on587.title.startswith("Anonymous")
+    assert "smtpd_tls_mandatory_exclude_ciphers" in on587.config
+    assert "without anonymous ones: refused" in on587.evidence
+    # anonymous first, but authenticated insufficient suites accepted too: that is worse
+    worse = cipher_finding(good, anon, LISTENERS[993], "127.0.0.1:993", (True, "NULL-SHA256"))
+    assert worse.status == Status.FAIL and worse.fix == "tls.dovecot_ciphers"
+    phase = cipher_finding(good, {CipherClass.PHASE_OUT: (True, "AES256-GCM-SHA384")}, LISTENERS[25], "127.0.0.1:25")
+    assert phase.status == Status.INFO
