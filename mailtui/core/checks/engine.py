@@ -45,6 +45,28 @@ REVERT_AFTER = 300
 REVERT_AFTER_SSH = 120
 
 _ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z0-9._-]+-[0-9a-f]{4}$")
+#: A fix id as it may appear in a backup id, a path or a server script.
+_FIX_ID = re.compile(r"^[a-z0-9._-]+$")
+
+#: Exit status of the disarm script when the server's timed revert already ran (or is running).
+DISARM_REVERT_RAN = 3
+#: Exit status of the backup script when another fix's timed revert is still armed.
+BACKUP_OTHER_ARMED = 76
+#: Exit status of the backup script when another mailtui holds the server's lock.
+BACKUP_LOCKED = 75
+
+
+def check_fix_id(fix_id: str) -> str:
+    """``fix_id`` if it is safe in a path and a script (``^[a-z0-9._-]+$``), else FixError."""
+    if not isinstance(fix_id, str) or not _FIX_ID.match(fix_id) or fix_id in (".", ".."):
+        raise FixError(f"not a valid fix id: {sanitize(repr(fix_id))}")
+    return fix_id
+
+
+def check_backup_id(backup_id: str) -> str:
+    if not isinstance(backup_id, str) or not _ID.match(backup_id):
+        raise FixError(f"not a mailtui backup id: {sanitize(repr(backup_id))}")
+    return backup_id
 
 
 class Step(StrEnum):
@@ -231,6 +253,20 @@ async def _read_optional(transport: Transport, path: str) -> bytes | None:
     return await transport.read_file(path, sudo=True)
 
 
+#: The first words of the Plesk warning (the CLI and the preview look for it).
+PLESK_WARNING = "Plesk manages this server"
+
+
+def plesk_warning(version: str) -> str:
+    return (f"{PLESK_WARNING} ({sanitize(version)}): Plesk regenerates these files; use Plesk's own settings. "
+            "This change may be overwritten by Plesk at any time.")
+
+
+def plan_needs_plesk_consent(plan: FixPlan) -> bool:
+    """True when the plan carries the Plesk warning: apply only after an explicit extra yes."""
+    return any(w.startswith(PLESK_WARNING) for w in plan.warnings)
+
+
 async def plan_fix(transport: Transport, fix_id: str, facts: CheckFacts | None = None,
                    fix_def: Fix | None = None) -> FixPlan:
     """The exact edits of fix ``fix_id`` on this server, as a diff and commands. Touches nothing.
@@ -240,6 +276,7 @@ async def plan_fix(transport: Transport, fix_id: str, facts: CheckFacts | None =
     fx = fix_def or FIXES.get(fix_id)
     if fx is None:
         raise FixError(f"no automatic fix named {fix_id!r} (known: {', '.join(sorted(FIXES))})")
+    check_fix_id(fx.id)
     facts = facts or await gather(transport, CONFIG_PROBES)
     files = {p: await _read_optional(transport, p) for p in files_to_read(fx, facts)}
     spec = fx.build(facts, files, transport.remote_user)
@@ -270,10 +307,13 @@ async def plan_fix(transport: Transport, fix_id: str, facts: CheckFacts | None =
                 before[path], after[path] = old, text.encode()
         commands = [sudo + shlex.join(c) for c in postconf_commands(pc_edits)] + commands
     inst = facts.own_sshd
+    warnings = tuple(spec.warnings)
+    if getattr(facts, "plesk", None) and spec.services:
+        warnings = (plesk_warning(facts.plesk),) + warnings
     return FixPlan(
         fix_id=fx.id, title=fx.title, rules=fx.rules, services=spec.services, edits=spec.edits,
         before=before, after=after, diff=unified_diff(before, after), commands=tuple(commands),
-        warnings=spec.warnings, cuts_ssh=Service.SSHD in spec.services,
+        warnings=warnings, cuts_ssh=Service.SSHD in spec.services,
         sshd_config=inst.config if inst and Service.SSHD in spec.services else None,
         sshd_pidfile=(inst.get("pidfile") or "/run/sshd.pid") if inst and Service.SSHD in spec.services else None,
         target=transport.label,
@@ -297,9 +337,28 @@ def validate_argv(service: Service, plan: FixPlan) -> list[str]:
     return ["sshd", "-t", "-f", plan.sshd_config or "/etc/ssh/sshd_config"]
 
 
+def restart_snippet(service: Service, plan: FixPlan) -> str:
+    """Shell for restore.sh: reload ``service``, or start it when it is not running (a service
+    that died with the bad config must come back with the old one). Says what it started."""
+    if service == Service.POSTFIX:
+        return ("if postfix status >/dev/null 2>&1; then postfix reload || status=1; "
+                "else echo 'mailtui-restore: postfix was not running: starting it'; postfix start || status=1; fi")
+    if service == Service.DOVECOT:
+        return ("if doveadm reload >/dev/null 2>&1; then :; "
+                "else echo 'mailtui-restore: dovecot was not running: starting it'; dovecot || status=1; fi")
+    pidfile = shlex.quote(plan.sshd_pidfile or "/run/sshd.pid")
+    config = shlex.quote(plan.sshd_config or "/etc/ssh/sshd_config")
+    return (f"pid=$(cat {pidfile} 2>/dev/null | head -n 1); case $pid in ''|*[!0-9]*) pid= ;; esac\n"
+            f"if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then kill -HUP \"$pid\" || status=1; "
+            f"else echo 'mailtui-restore: sshd was not running: starting it'; "
+            f"\"$(command -v sshd || echo /usr/sbin/sshd)\" -f {config} || status=1; fi")
+
+
 def restore_script(backup_dir: str, plan: FixPlan) -> str:
-    """The server-side rollback: files back byte for byte (cp -p + rename), then reloads."""
-    reloads = "\n".join(shlex.join(reload_argv(s, plan)) + " || status=1" for s in plan.services)
+    """The server-side rollback: files back byte for byte (cp -p + rename), then reloads
+    (or starts a service that is not running)."""
+    check_fix_id(plan.fix_id)
+    reloads = "\n".join(restart_snippet(s, plan) for s in plan.services)
     return f"""#!/bin/sh
 # mailtui: restore the files of {plan.fix_id} as they were before, then reload
 d={shlex.quote(backup_dir)}
@@ -321,6 +380,41 @@ exit $status
 _BACKUP = r"""set -eu
 umask 077
 d=$1; after=$2; shift 2
+case $after in ''|*[!0-9]*) echo "mailtui: bad revert delay" >&2; exit 2 ;; esac
+root=${d%/*}
+mkdir -p -- "$root"
+# one mailtui at a time: the check for an armed revert and arming our own are atomic
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$root/.lock"
+  flock -w 30 9 || { echo "mailtui: refused: another mailtui is changing this server right now ($root/.lock is held); try again when it is done" >&2; exit 75; }
+else
+  i=0
+  until mkdir -- "$root/.lock.d" 2>/dev/null; do
+    i=$((i+1))
+    [ "$i" -lt 150 ] || { echo "mailtui: refused: another mailtui is changing this server right now ($root/.lock.d exists); try again when it is done" >&2; exit 75; }
+    sleep 0.2
+  done
+  trap 'rmdir -- "$root/.lock.d" 2>/dev/null' EXIT
+fi
+# an armed revert of another fix would restore its old files over this change: refuse
+for p in "$root"/*/revert.pid; do
+  [ -f "$p" ] || continue
+  o=${p%/revert.pid}
+  [ "$o" != "$d" ] || continue
+  [ ! -e "$o/restored" ] || continue
+  pid=$(cat -- "$p" 2>/dev/null) || continue
+  case $pid in ''|*[!0-9]*) continue ;; esac
+  if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$o/revert.sh"; then
+    when="when its timed revert fires"
+    at=$(cat -- "$o/revert.at" 2>/dev/null) || at=
+    case $at in
+      ''|*[!0-9]*) ;;
+      *) when="in $((at - $(date +%s))) s ($(date -u -d "@$at" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo "epoch $at"))" ;;
+    esac
+    echo "mailtui: refused: the fix ${o##*/} is not finished on this server: its timed revert is armed and puts its old files back $when, which would undo this change. Wait for it to finish or revert, then try again." >&2
+    exit 76
+  fi
+done
 mkdir -p -- "$d/files"
 cat > "$d/restore.sh"
 : > "$d/manifest"
@@ -334,17 +428,41 @@ for p in "$@"; do
     echo "$n absent $p" >> "$d/manifest"; printf 'absent %s\n' "$p"
   fi
 done
-printf '#!/bin/sh\nsleep %s\nsh %s/restore.sh\n' "$after" "$d" > "$d/revert.sh"
-setsid nohup sh "$d/revert.sh" </dev/null >/dev/null 2>&1 &
+cat > "$d/revert.sh" <<'EOF'
+#!/bin/sh
+# mailtui timed revert: $1 the backup dir, $2 seconds. Whoever makes "$1/firing" first
+# wins: this revert (then it restores) or the engine's disarm (then this exits).
+sleep "$2"
+mkdir -- "$1/firing" 2>/dev/null || exit 0
+sh "$1/restore.sh"
+EOF
+echo $(( $(date +%s) + after )) > "$d/revert.at"
+setsid nohup sh "$d/revert.sh" "$d" "$after" </dev/null >/dev/null 2>&1 9>&- &
 echo $! > "$d/revert.pid"
 """
 
 _DISARM = r"""d=$1
-pid=$(cat "$d/revert.pid" 2>/dev/null) || exit 0
-if [ -n "$pid" ] && tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -qF -- "$d/revert.sh"; then
-  kill -- -"$pid" 2>/dev/null || kill "$pid"
+[ -d "$d" ] || exit 0
+if ! mkdir -- "$d/firing" 2>/dev/null; then
+  if [ -e "$d/disarmed" ]; then  # an earlier disarm won: nothing more to do
+    [ ! -e "$d/restored" ] || exit 3
+    exit 0
+  fi
+  # the timed revert won the race: it is restoring (or has restored); wait for it to end
+  i=0
+  while [ ! -e "$d/restored" ] && [ "$i" -lt 180 ]; do sleep 0.5; i=$((i+1)); done
+  rm -f -- "$d/revert.pid"
+  exit 3
 fi
-rm -f "$d/revert.pid"
+pid=$(cat -- "$d/revert.pid" 2>/dev/null) || pid=
+case $pid in ''|*[!0-9]*) pid= ;; esac
+if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$d/revert.sh"; then
+  kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null
+fi
+: > "$d/disarmed"
+rm -f -- "$d/revert.pid"
+[ ! -e "$d/restored" ] || exit 3
+exit 0
 """
 
 _HASHES = r"""for p in "$@"; do if [ -e "$p" ]; then printf '%s %s\n' "$(sha256sum < "$p" | cut -d' ' -f1)" "$p";
@@ -414,24 +532,48 @@ class FixEngine:
         return result.stdout
 
     async def apply(self, plan: FixPlan, *, dry_run: bool = False, verify_rules: bool = True) -> FixResult:
-        """Run the whole protocol for ``plan`` (the caller has shown it and got a yes)."""
+        """Run the whole protocol for ``plan`` (the caller has shown it and got a yes).
+
+        Whatever interrupts it - a step failure, a bug (any exception), the task being
+        cancelled (the app quitting, Ctrl-C) - a change that was not yet confirmed is rolled
+        back and audited before the interruption propagates; the rollback itself is shielded
+        from cancellation. Once the timed revert is disarmed the fix stands: later
+        bookkeeping errors never roll it back.
+        """
         self._events = []
         shown = plan.commands
         if dry_run:
             self._emit(Step.PLAN, StepState.OK, "dry run: nothing was changed")
             return FixResult(Outcome.DRY_RUN, f"{plan.title}: dry run, nothing changed.", plan,
                              steps=tuple(self._events))
+        check_fix_id(plan.fix_id)
+        if plan.undo_of is not None:
+            check_backup_id(plan.undo_of)
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         backup_id = f"{stamp}-{plan.fix_id}-{secrets.token_hex(2)}"
+        check_backup_id(backup_id)
         bdir = f"{BACKUP_ROOT}/{backup_id}"
-        after = self.revert_after or (REVERT_AFTER_SSH if plan.cuts_ssh else REVERT_AFTER)
+        after = int(self.revert_after or (REVERT_AFTER_SSH if plan.cuts_ssh else REVERT_AFTER))
         before_listen = None
         changed = False
+        armed = False
+        disarmed = False
+        revert_ran = False
+        findings: tuple = ()
         try:
             # ---- backup + timed revert (one round trip), refusing if files moved since the plan
             self._emit(Step.BACKUP, StepState.STARTED, bdir)
-            out = await self._run(Step.BACKUP, ["sh", "-c", _BACKUP, "mailtui-backup", bdir, str(after), *plan.files],
-                                  input=restore_script(bdir, plan))
+            result = await self.transport.run(["sh", "-c", _BACKUP, "mailtui-backup", bdir, str(after), *plan.files],
+                                              sudo=True, input=restore_script(bdir, plan), timeout=60)
+            if result.exit_status in (BACKUP_OTHER_ARMED, BACKUP_LOCKED):
+                message = sanitize(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "refused")
+                self._emit(Step.BACKUP, StepState.FAILED, message)
+                return await self._finish(plan, Outcome.FAILED, f"{plan.title} was not applied: {message} "
+                                          "Nothing was changed.", None)
+            armed = True
+            if not result.ok:
+                raise StepFailed(Step.BACKUP, result.describe_failure())
+            out = result.stdout
             await self._write_meta(bdir, plan, backup_id, FixStatus.APPLYING)
             current = _parse_hashes(out)
             moved = [p for p in plan.files if current.get(p) != _sha(plan.before[p])]
@@ -483,24 +625,91 @@ class FixEngine:
                 except OSError as exc:
                     raise StepFailed(Step.LOGIN, f"a fresh SSH login failed: {exc}") from None
                 self._emit(Step.LOGIN, StepState.OK)
-            # ---- disarm
-            await self._run(Step.DISARM, ["sh", "-c", _DISARM, "x", bdir])
-            self._emit(Step.DISARM, StepState.OK)
-            await self._write_meta(bdir, plan, backup_id, FixStatus.APPLIED)
-            if plan.undo_of:
-                await self._mark_undone(plan.undo_of, backup_id)
+            # ---- disarm: from here on the fix stands (or the server's revert already undid it)
+            self._emit(Step.DISARM, StepState.STARTED)
+            disarm = await self.transport.run(["sh", "-c", _DISARM, "x", bdir], sudo=True, timeout=120)
+            revert_ran = disarm.exit_status == DISARM_REVERT_RAN
+            if not disarm.ok and not revert_ran:
+                raise StepFailed(Step.DISARM, disarm.describe_failure())
+            disarmed = True
+            if not revert_ran:
+                self._emit(Step.DISARM, StepState.OK)
         except (StepFailed, TransportError) as exc:
             step = exc.step if isinstance(exc, StepFailed) else self._current_step()
             message = exc.message
             self._emit(step, StepState.FAILED, message)
+            if disarmed:
+                return await self._finish(plan, Outcome.APPLIED, f"{plan.title}: applied and verified (backup "
+                                          f"{backup_id}); history not updated: {message}", backup_id, findings)
             if not changed:
                 await self._disarm_quietly(bdir)
                 await self._write_meta(bdir, plan, backup_id, FixStatus.FAILED)
                 return await self._finish(plan, Outcome.FAILED, f"{plan.title} failed at {step.value}: {message}. "
                                           "Nothing was changed.", backup_id)
             return await self._rollback(plan, bdir, backup_id, step, message)
+        except BaseException as exc:  # a bug, a cancelled task (quit, Ctrl-C): never leave it half done
+            step = self._current_step()
+            what = "cancelled" if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)) else \
+                f"stopped by an unexpected error ({type(exc).__name__}: {exc})"
+            message = sanitize(f"{what} during {step.value}")
+            self._emit(step, StepState.FAILED, message)
+            if revert_ran:
+                coro = self._revert_ran(plan, bdir, backup_id)
+            elif disarmed:
+                coro = self._finish(plan, Outcome.APPLIED, f"{plan.title}: applied and verified (backup "
+                                    f"{backup_id}); then {message}; history may not be updated", backup_id, findings)
+            elif changed:
+                coro = self._rollback(plan, bdir, backup_id, step, message)
+            else:
+                coro = self._abort_unchanged(plan, bdir, backup_id, step, message, armed)
+            result = await _shielded(coro)
+            if result is not None and hasattr(exc, "add_note"):
+                exc.add_note(f"mailtui: {result.outcome.value}: {result.message}")
+            raise
+        if revert_ran:
+            return await self._revert_ran(plan, bdir, backup_id)
+        # ---- bookkeeping: errors here never roll back a confirmed fix
+        try:
+            await self._write_meta(bdir, plan, backup_id, FixStatus.APPLIED)
+            if plan.undo_of:
+                await self._mark_undone(plan.undo_of, backup_id)
+        except Exception as exc:  # noqa: BLE001 - the fix stands; say the history lags
+            detail = exc.message if isinstance(exc, TransportError) else f"{type(exc).__name__}: {exc}"
+            return await self._finish(plan, Outcome.APPLIED, f"{plan.title}: applied and verified (backup "
+                                      f"{backup_id}); history not updated: {sanitize(detail)}", backup_id, findings)
         return await self._finish(plan, Outcome.APPLIED, f"{plan.title}: applied and verified "
                                   f"(backup {backup_id}).", backup_id, findings)
+
+    async def _abort_unchanged(self, plan: FixPlan, bdir: str, backup_id: str, step: Step, message: str,
+                               armed: bool) -> FixResult:
+        # even when the backup's answer never came, it may have armed a revert: disarm it
+        await self._disarm_quietly(bdir)
+        await self._write_meta(bdir, plan, backup_id, FixStatus.FAILED)
+        return await self._finish(plan, Outcome.FAILED, f"{plan.title}: {message}. Nothing was changed.",
+                                  backup_id if armed else None)
+
+    async def _revert_ran(self, plan: FixPlan, bdir: str, backup_id: str) -> FixResult:
+        """The server's timed revert fired before the disarm: the old files are back (checked)."""
+        message = "the server's timed revert fired before mailtui could disarm it"
+        self._emit(Step.DISARM, StepState.FAILED, message)
+        try:
+            hashes = _parse_hashes(await self._run(Step.RESTORE, ["sh", "-c", _HASHES, "x", *plan.files]))
+        except (StepFailed, TransportError) as exc:
+            await self._write_meta(bdir, plan, backup_id, FixStatus.ROLLED_BACK)
+            return await self._finish(plan, Outcome.ROLLED_BACK,
+                                      f"{plan.title} was verified, but {message}: the server's revert put the "
+                                      f"previous files back (mailtui could not re-check them: {exc.message}).",
+                                      backup_id)
+        wrong = [p for p in plan.files if hashes.get(p) != _sha(plan.before[p])]
+        if wrong:  # not as expected: restore again, through the normal rollback
+            return await self._rollback(plan, bdir, backup_id, Step.DISARM, message)
+        await self._write_meta(bdir, plan, backup_id, FixStatus.ROLLED_BACK)
+        self._emit(Step.RESTORE, StepState.OK, "the server's revert restored the files byte for byte")
+        return await self._finish(plan, Outcome.ROLLED_BACK,
+                                  f"{plan.title} was verified, but {message} (it took longer than the "
+                                  f"revert delay): the server's revert ran, so the change is rolled back; the "
+                                  f"previous configuration is in place byte for byte. Apply it again if wanted.",
+                                  backup_id)
 
     def reload_command(self, service: Service, plan: FixPlan) -> list[str]:
         """The reload command (a method so tests can make a reload fail for real)."""
@@ -567,17 +776,23 @@ class FixEngine:
         last = ""
         while True:
             try:
-                await self._run(Step.RESTORE, ["sh", f"{bdir}/restore.sh"], timeout=90)
+                restored = await self._run(Step.RESTORE, ["sh", f"{bdir}/restore.sh"], timeout=90)
+                started = [line.removeprefix("mailtui-restore: ") for line in restored.splitlines()
+                           if line.startswith("mailtui-restore: ")]
                 hashes = _parse_hashes(await self._run(Step.RESTORE, ["sh", "-c", _HASHES, "x", *plan.files]))
                 wrong = [p for p in plan.files if hashes.get(p) != _sha(plan.before[p])]
                 if wrong:
                     raise StepFailed(Step.RESTORE, f"not identical after restore: {', '.join(wrong)}")
-                await self._run(Step.RESTORE, ["sh", "-c", _DISARM, "x", bdir])
+                disarm = await self.transport.run(["sh", "-c", _DISARM, "x", bdir], sudo=True, timeout=120)
+                if not disarm.ok and disarm.exit_status != DISARM_REVERT_RAN:  # 3: restored already, fine
+                    raise StepFailed(Step.RESTORE, disarm.describe_failure())
                 await self._write_meta(bdir, plan, backup_id, FixStatus.ROLLED_BACK)
-                self._emit(Step.RESTORE, StepState.OK, "files restored byte for byte, services reloaded")
+                extra = f" ({'; '.join(sanitize(s) for s in started)})" if started else ""
+                self._emit(Step.RESTORE, StepState.OK, f"files restored byte for byte, services reloaded{extra}")
                 return await self._finish(plan, Outcome.ROLLED_BACK,
                                           f"{plan.title} failed at {step.value} ({message}); the previous "
-                                          f"configuration was restored byte for byte and reloaded.", backup_id)
+                                          f"configuration was restored byte for byte and reloaded{extra}.",
+                                          backup_id)
             except ConnectionLost as exc:
                 last = exc.message
             except (StepFailed, TransportError) as exc:
@@ -639,6 +854,22 @@ class FixEngine:
         return FixResult(outcome, message, plan, backup_id, tuple(self._events), findings, written)
 
 
+async def _shielded(coro: Awaitable[FixResult]) -> FixResult | None:
+    """Run ``coro`` to completion even if the awaiting task is cancelled (again) meanwhile."""
+    task = asyncio.ensure_future(coro)
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            continue
+        except BaseException:  # noqa: BLE001 - reported below
+            break
+    if task.cancelled():
+        return None
+    exc = task.exception()
+    return None if exc is not None else task.result()
+
+
 def _postconf_files(plan: FixPlan) -> set[str]:
     if not any(isinstance(e, (PostconfSet, MasterSet)) for e in plan.edits):
         return set()
@@ -686,6 +917,8 @@ def _final_status(status: str, flags: str) -> str:
     """The status the engine wrote, completed by what only the server knows: a run that
     ended before the engine could write its end was rolled back by the timed revert
     (``restored`` exists) or will be (the revert is still armed)."""
+    if status == FixStatus.APPLIED and "R" in flags:
+        return FixStatus.ROLLED_BACK.value  # the server's revert ran after all (an older mailtui's race)
     if status in (FixStatus.APPLYING, FixStatus.REVERT_PENDING):
         if "R" in flags:
             return FixStatus.ROLLED_BACK.value
@@ -717,8 +950,7 @@ async def history(transport: Transport) -> list[HistoryItem]:
 
 async def plan_undo(transport: Transport, backup_id: str) -> FixPlan:
     """A plan that puts back the files saved by ``backup_id`` (applied like any fix)."""
-    if not _ID.match(backup_id):
-        raise FixError(f"not a mailtui backup id: {backup_id!r}")
+    check_backup_id(backup_id)
     bdir = f"{BACKUP_ROOT}/{backup_id}"
     items = {i.id: i for i in await history(transport)}
     item = items.get(backup_id)
@@ -730,9 +962,12 @@ async def plan_undo(transport: Transport, backup_id: str) -> FixPlan:
     edits = []
     for line in manifest.splitlines():
         n, state, path = line.split(" ", 2)
+        if not n.isdigit() or state not in ("present", "absent") or not path.startswith("/"):
+            raise FixError(f"backup {backup_id}: unreadable manifest line {sanitize(line)!r}")
         before[path] = await _read_optional(transport, path)
         after[path] = await transport.read_file(f"{bdir}/files/{n}", sudo=True) if state == "present" else None
         edits.append(FileWrite(path, after[path]))
+    check_fix_id(item.fix_id)
     fx = FIXES.get(item.fix_id)
     services = tuple(Service(s) for s in _services_of(item.files))
     facts = await gather(transport, ("listeners", "sshd"))
@@ -764,6 +999,7 @@ async def apply_undo(transport: Transport, backup_id: str, *, plan: FixPlan | No
     """Undo ``backup_id`` through the fix protocol. ``plan``: the undo plan that was shown
     (from :func:`plan_undo`), applied exactly; if the files moved since, the backup step
     refuses it. Without it, a fresh plan is made."""
+    check_backup_id(backup_id)
     if plan is None:
         plan = await plan_undo(transport, backup_id)
     elif plan.undo_of != backup_id:
