@@ -15,7 +15,17 @@ import json
 import os
 import sys
 
-from mailtui.core.checks.engine import FixEngine, Outcome, StepEvent, apply_undo, history, plan_fix
+from mailtui.core.checks.engine import (
+    FixEngine,
+    FixPlan,
+    Outcome,
+    StepEvent,
+    apply_undo,
+    history,
+    plan_fix,
+    plan_needs_plesk_consent,
+    plan_undo,
+)
 from mailtui.core.checks.fixes import FixError
 from mailtui.core.checks.gather import CONFIG_PROBES, gather
 from mailtui.core.checks.registry import evaluate
@@ -35,17 +45,55 @@ def add_parsers(sub, trust_option) -> None:
     check.add_argument("--json", action="store_true", help="print the findings as one JSON array")
     check.add_argument("--all", action="store_true", help="also list the rules that pass")
     trust_option(check)
-    fix = sub.add_parser("fix", help="apply one checklist fix (backup, validate, reload, verify, roll back on failure)")
-    fix.add_argument("rule", nargs="?", metavar="RULE_ID", help="the rule/fix id, e.g. smtp.vrfy")
+    fix = sub.add_parser("fix", help="apply one checklist fix (backup, validate, reload, verify, roll back on failure)",
+                         usage="%(prog)s RULE_ID [TARGET] [options]\n       %(prog)s --undo BACKUP_ID [TARGET] [options]\n"
+                         "       %(prog)s --history [TARGET] [options]")
+    fix.add_argument("rule", nargs="?", metavar="RULE_ID",
+                     help="the rule/fix id, e.g. smtp.vrfy (with --undo or --history: no RULE_ID, the only "
+                     "positional is the TARGET)")
     fix.add_argument("target", nargs="?", metavar="TARGET", help="server (default: this machine)")
     fix.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     fix.add_argument("--yes", action="store_true", help="apply without asking")
     fix.add_argument("--undo", metavar="BACKUP_ID", help="undo an applied fix (see --history)")
     fix.add_argument("--history", action="store_true", help="list the fixes applied on the server")
+    fix.add_argument("--force-plesk", action="store_true",
+                     help="apply even though Plesk manages the server (Plesk may overwrite the change)")
     fix.add_argument("--no-outside-check", action="store_true",
                      help="do not re-probe the server from outside after the fix (the scan's probes; "
                      "source and CA file from [servers.NAME.scan])")
     trust_option(fix)
+    _resolve_positionals(fix)
+
+
+def _resolve_positionals(parser: argparse.ArgumentParser) -> None:
+    """With --undo/--history the one positional is the TARGET, never a RULE_ID: a server name
+    must not be mistaken for a rule (and the undo then run on this machine). A rule id given
+    together with --undo/--history is an error, not a guess."""
+    parse = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        ns, rest = parse(args, namespace)
+        if getattr(ns, "undo", None) is not None or getattr(ns, "history", False):
+            option = "--undo" if ns.undo is not None else "--history"
+            if ns.undo is not None and ns.history:
+                parser.error("give --undo or --history, not both")
+            if ns.rule is not None and ns.target is not None:
+                parser.error(f"{option} takes only a TARGET, not a RULE_ID as well ({ns.rule!r} {ns.target!r})")
+            if ns.rule is not None:
+                if _is_rule_id(ns.rule):
+                    parser.error(f"{option} takes no RULE_ID ({ns.rule!r} is a rule); give only the TARGET")
+                ns.target, ns.rule = ns.rule, None
+        return ns, rest
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+
+
+def _is_rule_id(text: str) -> bool:
+    from mailtui.core.checks.fixes import FIXES
+    from mailtui.core.checks.registry import RULES, all_rules
+
+    all_rules()
+    return text in FIXES or text in RULES
 
 
 async def _connect(config: Config, target: Target, trust: str | None):
@@ -108,9 +156,14 @@ async def _fix(config: Config, target: Target, args: argparse.Namespace) -> int:
                 print(f"{item.id}  {item.status:<12} {item.fix_id}  {', '.join(item.files)}")
             return 0
         if args.undo:
+            plan = await plan_undo(transport, args.undo)
+            _print_plan(plan)
+            if args.dry_run:
+                print("dry run: nothing changed")
+                return 0
             if not args.yes and not _confirm(f"Undo {args.undo}?"):
                 return EXIT_FIX_FAILED
-            result = await apply_undo(transport, args.undo, observer=_print_step)
+            result = await apply_undo(transport, args.undo, plan=plan, observer=_print_step)
         else:
             if not args.rule:
                 print("mailtui: give a RULE_ID (see `mailtui check`), --undo or --history", file=sys.stderr)
@@ -121,15 +174,14 @@ async def _fix(config: Config, target: Target, args: argparse.Namespace) -> int:
                 return EXIT_FIX_FAILED
             facts = await gather(transport, CONFIG_PROBES)
             plan = await plan_fix(transport, args.rule, facts)
-            print(f"{plan.title} ({plan.fix_id}) on {plan.target}")
-            print(plan.diff or "(no file changes)")
-            for command in plan.commands:
-                print(f"  $ {command}")
-            for warning in plan.warnings:
-                print(f"  ! {warning}")
+            _print_plan(plan)
             if args.dry_run:
                 print("dry run: nothing changed")
                 return 0
+            if plan_needs_plesk_consent(plan) and not args.force_plesk:
+                print("mailtui: refused: Plesk manages this server and may overwrite the change; use Plesk's own "
+                      "settings, or pass --force-plesk to apply it anyway", file=sys.stderr)
+                return EXIT_FIX_FAILED
             if not args.yes and not _confirm("Apply?"):
                 return EXIT_FIX_FAILED
             outside = _outside_check(config, target, facts, args)
@@ -144,6 +196,18 @@ async def _fix(config: Config, target: Target, args: argparse.Namespace) -> int:
         await transport.close()
     print(result.message)
     return 0 if result.outcome in (Outcome.APPLIED, Outcome.DRY_RUN) else EXIT_FIX_FAILED
+
+
+def _print_plan(plan: FixPlan) -> None:
+    print(f"{plan.title} ({plan.undo_of or plan.fix_id}) on {plan.target}")
+    for warning in plan.warnings:
+        if warning.startswith("Plesk"):
+            print(f"  !!! {warning}")
+    print(plan.diff or "(no file changes)")
+    for command in plan.commands:
+        print(f"  $ {command}")
+    for warning in plan.warnings:
+        print(f"  ! {warning}")
 
 
 def _outside_check(config: Config, target: Target, facts, args: argparse.Namespace):
