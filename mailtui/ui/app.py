@@ -348,6 +348,11 @@ class MailtuiApp(App[None]):
         return True
 
     async def action_quit(self) -> None:
+        if any(w.group == "fix-apply" and w.is_running for w in self.workers):  # see FixPreviewDialog._apply
+            # Quitting cancels the worker half way through the change: never while a fix runs.
+            self.notify("A fix is being applied; wait for it to finish or roll back, then quit.",
+                        severity="warning", markup=False)
+            return
         for worker in self.workers:
             worker.cancel()
         await self._end_session()

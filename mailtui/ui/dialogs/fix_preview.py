@@ -328,6 +328,9 @@ class FixPreviewDialog(ModalScreen[FixResult | None]):
                 # The engine turns step failures into results; this is a bug or a dead loop.
                 # The server's timed revert still restores whatever was half done.
                 message = _describe(worker.error) if event.state == WorkerState.ERROR else "cancelled"
+                # the engine rolled back (or not) before letting the error through: say what it did
+                notes = getattr(worker.error, "__notes__", None) or ()
+                message = " ".join([message, *(sanitize(str(n)) for n in notes)])
                 self.log.error("applying a fix failed", worker.error)
                 outcome = self.query_one("#fix-outcome", Static)
                 outcome.display = True
