@@ -308,8 +308,14 @@ async def plan_fix(transport: Transport, fix_id: str, facts: CheckFacts | None =
         commands = [sudo + shlex.join(c) for c in postconf_commands(pc_edits)] + commands
     inst = facts.own_sshd
     warnings = tuple(spec.warnings)
-    if getattr(facts, "plesk", None) and spec.services:
-        warnings = (plesk_warning(facts.plesk),) + warnings
+    plesk = getattr(facts, "plesk", None)
+    if not plesk and spec.services:  # CONFIG_PROBES does not read it: one more small probe
+        try:
+            plesk = (await gather(transport, ("plesk",))).plesk
+        except TransportError:
+            plesk = None
+    if plesk and spec.services:
+        warnings = (plesk_warning(plesk),) + warnings
     return FixPlan(
         fix_id=fx.id, title=fx.title, rules=fx.rules, services=spec.services, edits=spec.edits,
         before=before, after=after, diff=unified_diff(before, after), commands=tuple(commands),
