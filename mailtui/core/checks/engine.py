@@ -652,7 +652,7 @@ class FixEngine:
                 await self._write_meta(bdir, plan, backup_id, FixStatus.FAILED)
                 return await self._finish(plan, Outcome.FAILED, f"{plan.title} failed at {step.value}: {message}. "
                                           "Nothing was changed.", backup_id)
-            return await self._rollback(plan, bdir, backup_id, step, message)
+            return await _complete(self._rollback(plan, bdir, backup_id, step, message))
         except BaseException as exc:  # a bug, a cancelled task (quit, Ctrl-C): never leave it half done
             step = self._current_step()
             what = "cancelled" if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)) else \
@@ -860,20 +860,25 @@ class FixEngine:
         return FixResult(outcome, message, plan, backup_id, tuple(self._events), findings, written)
 
 
-async def _shielded(coro: Awaitable[FixResult]) -> FixResult | None:
-    """Run ``coro`` to completion even if the awaiting task is cancelled (again) meanwhile."""
+async def _complete(coro: Awaitable[FixResult]) -> FixResult:
+    """Run ``coro`` (a rollback) to completion even if the awaiting task is cancelled meanwhile."""
     task = asyncio.ensure_future(coro)
     while not task.done():
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
             continue
-        except BaseException:  # noqa: BLE001 - reported below
+        except BaseException:  # noqa: BLE001 - the task's own error, raised below
             break
-    if task.cancelled():
+    return task.result()
+
+
+async def _shielded(coro: Awaitable[FixResult]) -> FixResult | None:
+    """:func:`_complete`, None when the coroutine itself failed (the caller re-raises its own error)."""
+    try:
+        return await _complete(coro)
+    except BaseException:  # noqa: BLE001
         return None
-    exc = task.exception()
-    return None if exc is not None else task.result()
 
 
 def _postconf_files(plan: FixPlan) -> set[str]:
