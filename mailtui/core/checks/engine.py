@@ -437,9 +437,13 @@ done
 cat > "$d/revert.sh" <<'EOF'
 #!/bin/sh
 # mailtui timed revert: $1 the backup dir, $2 seconds. Whoever makes "$1/firing" first
-# wins: this revert (then it restores) or the engine's disarm (then this exits).
+# wins: this revert (then it restores) or the engine's disarm (then this exits). A disarm
+# that died between its mkdir and its kill leaves no "disarmed": then restore after all.
 sleep "$2"
-mkdir -- "$1/firing" 2>/dev/null || exit 0
+if ! mkdir -- "$1/firing" 2>/dev/null; then
+  sleep 10
+  if [ -e "$1/disarmed" ] || [ -e "$1/restored" ]; then exit 0; fi
+fi
 sh "$1/restore.sh"
 EOF
 echo $(( $(date +%s) + after )) > "$d/revert.at"
