@@ -453,24 +453,27 @@ echo $! > "$d/revert.pid"
 
 _DISARM = r"""d=$1
 [ -d "$d" ] || exit 0
+stop_revert() {
+  pid=$(cat -- "$d/revert.pid" 2>/dev/null) || pid=
+  case $pid in ''|*[!0-9]*) pid= ;; esac
+  if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$d/revert.sh"; then
+    kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null
+  fi
+  rm -f -- "$d/revert.pid"
+}
 if ! mkdir -- "$d/firing" 2>/dev/null; then
   if [ -e "$d/disarmed" ]; then  # an earlier disarm won: nothing more to do
     [ ! -e "$d/restored" ] || exit 3
     exit 0
   fi
-  # the timed revert won the race: it is restoring (or has restored); wait for it to end
+  # the timed revert won the race (or a disarm died half way): wait for the restore to end
   i=0
   while [ ! -e "$d/restored" ] && [ "$i" -lt 180 ]; do sleep 0.5; i=$((i+1)); done
-  rm -f -- "$d/revert.pid"
+  [ ! -e "$d/restored" ] || stop_revert  # restored: the revert has nothing left to do
   exit 3
 fi
-pid=$(cat -- "$d/revert.pid" 2>/dev/null) || pid=
-case $pid in ''|*[!0-9]*) pid= ;; esac
-if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$d/revert.sh"; then
-  kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null
-fi
+stop_revert
 : > "$d/disarmed"
-rm -f -- "$d/revert.pid"
 [ ! -e "$d/restored" ] || exit 3
 exit 0
 """
