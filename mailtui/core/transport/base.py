@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import secrets
 import shlex
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -171,6 +172,21 @@ mv -f -- "$tmp" "$dst"
 trap - EXIT
 """
 
+# What runs under ``sudo -S`` when a session password is set. stdin carries the password
+# line, a marker line ($1, random per call), then the command's own input. sudo reads the
+# password line only when it prompts (not under a NOPASSWD rule or a cached timestamp);
+# this script then drops every line up to and including the marker, so the command sees
+# exactly its own input either way and the password never reaches it (nor a file it
+# writes). `read` takes one byte at a time from a pipe, so nothing after the marker's
+# newline is consumed. No marker (input cut short): refuse rather than run the command.
+_SUDO_SKIP_PASSWORD = (
+    'm=$1; shift; '
+    'while IFS= read -r l; do case $l in "$m") exec "$@";; esac; done; '
+    'echo "mailtui: the input for sudo was cut short; the command was not run" >&2; exit 125'
+)
+#: $0 of that script (the name its own error messages carry).
+_SUDO_SKIP_NAME = "mailtui-sudo"
+
 _SUDO_PASSWORD_HINTS = ("a password is required", "a terminal is required", "no askpass program")
 _SUDO_DENIED_HINTS = ("is not in the sudoers file", "is not allowed to execute", "may not run sudo")
 
@@ -236,7 +252,7 @@ class Transport(abc.ABC):
                 f"`{sanitize(shlex.join(argv))}` needs root, and sudo is switched off for this server."
             )
         if self._sudo_password is not None:
-            return ("sudo", "-S", "-p", "", "--", *argv), (self._sudo_password + "\n").encode()
+            return sudo_with_password(argv, self._sudo_password)
         return ("sudo", "-n", "--", *argv), None
 
     def _check_sudo(self, result: CommandResult, sudo: bool) -> None:
@@ -268,7 +284,9 @@ class Transport(abc.ABC):
     ) -> CommandResult:
         """Run a command to completion and return its exit status and output.
 
-        ``sudo=True`` runs it as root (``sudo -n``) unless we already are root.
+        ``sudo=True`` runs it as root (``sudo -n``; ``sudo -S`` with the session password,
+        see :func:`sudo_with_password`) unless we already are root. ``input`` reaches the
+        command exactly as given either way.
         ``check=True`` raises TransportError when the exit status is not 0.
         Raises CommandTimeout after ``timeout`` seconds (the command is stopped).
         """
@@ -449,6 +467,20 @@ class LineSplitter:
         self._buffer.clear()
         self._dropped = 0
         return line
+
+
+def sudo_with_password(argv: tuple[str, ...], password: str) -> tuple[tuple[str, ...], bytes]:
+    """``sudo -S`` for ``argv`` and the bytes to send before its stdin.
+
+    The password goes on stdin only, never into an argument. It is followed by a random
+    marker line that the wrapper run by sudo skips to (see ``_SUDO_SKIP_PASSWORD``), so
+    the command reads exactly its own input whether or not sudo asked for the password.
+    The marker is in the argv (not secret); CommandResult keeps the caller's argv, so
+    it never shows in a message.
+    """
+    marker = f"mailtui-{secrets.token_hex(16)}"
+    wrapped = ("sudo", "-S", "-p", "", "--", "sh", "-c", _SUDO_SKIP_PASSWORD, _SUDO_SKIP_NAME, marker, *argv)
+    return wrapped, f"{password}\n{marker}\n".encode()
 
 
 def _check_path(path: str) -> None:
