@@ -21,7 +21,7 @@ from mailtui.ui.widgets.findings import FindingDetail, FindingList, FindingsView
 from tests.ui.conftest import footer_keys, lab_app, saved_config, svg_screen_text, wait_for, wait_for_lab_facts
 
 SIZE = (160, 50)
-GROUPS = ("smtp", "relay", "enum", "spoof", "tls")
+GROUPS = ("smtp", "relay", "enum", "spoof", "tls", "ssh")
 
 
 def scan_app(lab, **scan):
@@ -94,14 +94,22 @@ async def test_scan_of_the_hardened_lab_with_config_and_log_lines(lab):
         assert logs.for_group("spoof"), "no log line tied to the spoofing probe"
         assert any("Sender address rejected" in m.line for m in logs.for_group("spoof"))
 
-        # a WARN finding with config: anonymous ciphers on 587 -> its config lines, its rule
+        # ciphers: strict on submission (the hardened lab excludes anonymous and phase-out suites
+        # there), opportunistic on 25, where anonymous suites are information with its config lines
+        assert [f.status for f in by_id(screen, "tls.ciphers", "127.0.0.1:587")] == [Status.PASS]
+        assert [f.status for f in by_id(screen, "tls.ciphers", "127.0.0.1:25")] == [Status.INFO]
         view = screen.query_one(FindingsView)
-        assert view.select("tls.ciphers", "127.0.0.1:587")
+        assert view.select("tls.ciphers", "127.0.0.1:25")
         await pilot.pause()
         detail = screen.query_one(FindingDetail)
         text = "\n".join(str(w.content) for w in detail.query("Static"))
         assert "On the server" in text and "checklist rule: tls.postfix_ciphers" in text
-        assert "smtpd_tls_mandatory_exclude_ciphers" in text
+
+        # a WARN with its config line read from the running sshd (sshd -T): the Debian banner
+        assert view.select("ssh.banner")
+        await pilot.pause()
+        text = "\n".join(str(w.content) for w in detail.query("Static"))
+        assert "On the server" in text and "debianbanner" in text.lower()
 
         # the spoofing finding: its transcript and the server's log lines of that probe
         assert view.select("spoof.local_sender")
