@@ -315,16 +315,28 @@ def _smtp_tls(facts, files, user) -> FixSpec:
                                     [s for s in pf.smtpd_services if s.port == 25]))
 
 
+def tls12_floor(version: str | None) -> str:
+    """"TLS 1.2 or newer" in the syntax the server's Postfix understands: ``>=TLSv1.2``
+    exists since Postfix 3.6; older ones read it as an invalid list and switch TLS off
+    (a warning in the log, not an error of ``postfix check``), so they get the exclusion
+    list, which every version since 2.x understands. Unknown version: the exclusion list."""
+    numbers = re.match(r"(\d+)\.(\d+)", version or "")
+    if numbers and (int(numbers.group(1)), int(numbers.group(2))) >= (3, 6):
+        return ">=TLSv1.2"
+    return "!SSLv2,!SSLv3,!TLSv1,!TLSv1.1"
+
+
 @fix("tls.submission_protocols", "TLS 1.2 or newer for Postfix")
 def _sub_protocols(facts, files, user) -> FixSpec:
     pf = _need_postfix(facts)
+    floor = tls12_floor(pf.version)
     edits: list[Edit] = []
     for name in ("smtpd_tls_protocols", "smtpd_tls_mandatory_protocols"):
-        edits += _main(facts, **{name: ">=TLSv1.2"})
+        edits += _main(facts, **{name: floor})
         for s in _submission_services(pf):
             value = s.overrides.get(name)
             if value is not None and _proto_floor(value) not in ("TLSv1.2", "TLSv1.3"):
-                edits.append(MasterSet(s.key, name, ">=TLSv1.2"))
+                edits.append(MasterSet(s.key, name, floor))
     return _postfix(*edits, warnings=("port 25 also requires TLS 1.2 for STARTTLS afterwards; very old "
                                       "senders fall back to plain text",))
 

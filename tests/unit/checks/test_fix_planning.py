@@ -145,3 +145,17 @@ async def test_dry_run_touches_nothing(monkeypatch, tmp_path):
 
 async def _no_sleep(_):
     return None
+
+
+def test_tls_floor_syntax_follows_the_servers_postfix_version():
+    """``>=TLSv1.2`` only exists since Postfix 3.6; on 3.5 (Debian 11, RHEL 8) it is an
+    invalid list and Postfix turns TLS off -- which ``postfix check`` does not notice."""
+    from mailtui.core.checks.fixes import tls12_floor
+    from mailtui.core.checks.rules import _proto_floor
+
+    assert tls12_floor("3.7.11") == ">=TLSv1.2"
+    assert tls12_floor("3.6.0") == ">=TLSv1.2"
+    for old in ("3.5.18", "3.4.13", "2.10.1", None, "unknown"):
+        value = tls12_floor(old)
+        assert not value.startswith(">=") and " " not in value  # fits a master.cf -o too
+        assert _proto_floor(value) == "TLSv1.2"
