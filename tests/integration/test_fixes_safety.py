@@ -56,13 +56,19 @@ async def _history_item(lab, tmp_path, backup_id):
 async def test_revert_firing_before_the_disarm_is_reported_as_rolled_back(weak_postfix_lab, tmp_path):
     before = snapshot()
 
-    def slow(event):  # verification "takes longer" than the revert delay
+    bdir = {}
+
+    def slow(event):  # verification "takes longer" than the revert delay: it fires before the disarm
+        if event.step == Step.BACKUP and event.state == StepState.STARTED:
+            bdir["path"] = event.message
         if event.step == Step.VERIFY and event.state == StepState.OK:
-            time.sleep(3)
+            deadline = time.monotonic() + 60
+            while not os.path.exists(bdir["path"] + "/restored") and time.monotonic() < deadline:
+                time.sleep(0.2)
 
     async with ssh_transport(weak_postfix_lab, tmp_path) as ssh:
         plan = await plan_fix(ssh, "smtp.vrfy")
-        result = await FixEngine(ssh, observer=slow, revert_after=1).apply(plan)
+        result = await FixEngine(ssh, observer=slow, revert_after=8).apply(plan)
     assert result.outcome == Outcome.ROLLED_BACK, result.message
     assert "timed revert fired" in result.message
     assert (Step.DISARM, StepState.FAILED) in [(e.step, e.state) for e in result.steps]
