@@ -96,7 +96,9 @@ def checklist_rule(finding: Finding) -> str | None:
 #: ciphers, TLS 1.0 on port 25 which the rule allows): a WARN there is advice, and only a
 #: FAIL disagrees with a fixed rule. Everywhere else WARN is the weakness itself (banner,
 #: HELO, SSH passwords offered) and disagrees too.
-_WARN_IS_ADVICE = frozenset({"tls.versions", "tls.sslv3", "tls.ciphers"})
+# (Ciphers are not among them: scan and checklist grade suites with one policy,
+# mailtui.core.tlsclass, so a cipher WARN after a cipher fix is a real disagreement.)
+_WARN_IS_ADVICE = frozenset({"tls.versions", "tls.sslv3"})
 #: Checks whose verdict depends on the scanner being a stranger to Postfix (not in mynetworks).
 _NEEDS_STRANGER = frozenset({"relay.open_relay", "spoof.local_sender", "smtp.submission_auth_required"})
 
