@@ -482,6 +482,10 @@ def _sshd(facts: CheckFacts, files: dict[str, bytes | None], fix_id: str, settin
     block = f"# mailtui fix {fix_id}\n" + "".join(f"{k} {v}\n" for k, v in settings.items())
     directory = sshd_dropin_dir(inst.config, text, tuple(k.lower() for k in settings))
     notes = list(warnings)
+    for k in settings:  # sshd -T without -C never shows these; a global drop-in cannot change them
+        for match, where in inst.match_settings(k):
+            notes.append(f"{where.file}:{where.line} Match {match.criteria_text} sets {where.keyword} {where.value}: "
+                         "this fix sets the global value only and does not change that Match block; edit it by hand")
     if directory:
         edit = FileWrite(posixpath.join(directory, f"00-mailtui-{fix_id}.conf"), block.encode())
     else:

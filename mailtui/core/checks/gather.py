@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import fnmatch
 import hashlib
+import posixpath
 import re
 import secrets
+import shlex
 import time
 from dataclasses import dataclass, field
 
@@ -104,6 +107,29 @@ if command -v openssl >/dev/null; then
 else echo "### no-openssl"; fi
 true"""
 
+# The text of an sshd's config and of every file it includes (``Include`` with globs,
+# relative paths under /etc/ssh, nested up to 8 deep, at most 64 files, 64 KiB each), so
+# the rules can see ``Match`` blocks that ``sshd -T`` without ``-C`` never evaluates. Each
+# line is printed behind a ``|`` so no file line can pose as a marker.
+_SSHD_CONF_FN = r"""sshdconf() {
+  case "$SSHD_SEEN" in *"|$1|"*) return 0;; esac
+  SSHD_SEEN="$SSHD_SEEN|$1|"; SSHD_N=$((SSHD_N+1))
+  if [ "$SSHD_N" -gt 64 ]; then printf '### sshdlimit %s\n' "$1"; return 0; fi
+  if [ ! -f "$1" ] || [ ! -r "$1" ]; then printf '### sshdmissing %s\n' "$1"; return 0; fi
+  printf '### sshdfile %s\n' "$1"
+  { head -c 65536 "$1"; echo; } | sed 's/^/|/'
+  [ "$2" -lt 8 ] || return 0
+  set -f
+  pats=$(sed -n 's/^[[:space:]]*[Ii][Nn][Cc][Ll][Uu][Dd][Ee][[:space:]=]\{1,\}//p' "$1" | sed 's/[[:space:]]#.*$//' | tr -d '"')
+  for p in $pats; do
+    case $p in '#'*) continue;; /*) ;; *) p=/etc/ssh/$p;; esac
+    set +f
+    for g in $p; do sshdconf "$g" $(($2+1)); done
+    set -f
+  done
+  set +f
+}"""
+
 PROBES: dict[str, str] = {
     "os": "sed -n 's/^ID=//p;s/^ID_LIKE=//p' /etc/os-release 2>/dev/null; uname -r",
     "postconf-all": "command -v postconf >/dev/null && postconf 2>/dev/null",
@@ -115,10 +141,12 @@ PROBES: dict[str, str] = {
     "dovecot-key": "command -v doveconf >/dev/null && { doveconf -P -h ssl_key 2>/dev/null || "
                    "doveconf -P -h ssl_server_key_file 2>/dev/null; } | sed -n '1{s/^<//;/^\\//p;}'",
     "listeners": "ss -ltnpH 2>/dev/null || ss -ltn",
-    "sshd": "for pid in $(ss -ltnpH 2>/dev/null | grep -o '\"sshd\",pid=[0-9]*' | sed 's/.*pid=//' | sort -u); do "
+    "sshd": _SSHD_CONF_FN + "\n"
+            "for pid in $(ss -ltnpH 2>/dev/null | grep -o '\"sshd\",pid=[0-9]*' | sed 's/.*pid=//' | sort -u); do "
             "cfg=$(tr '\\0' ' ' </proc/$pid/cmdline | awk '{for(i=1;i<NF;i++) if($i==\"-f\"){print $(i+1); exit}}'); "
             "cfg=${cfg:-/etc/ssh/sshd_config}; printf '### sshd %s %s\\n' \"$pid\" \"$cfg\"; "
-            "sshd -T -f \"$cfg\" 2>&1 | head -c 65536; done",
+            "sshd -T -f \"$cfg\" 2>&1 | head -c 65536; "
+            "{ SSHD_SEEN=; SSHD_N=0; sshdconf \"$cfg\" 0; } | head -c 524288; done; true",
     "nft": "command -v nft >/dev/null && nft list ruleset 2>&1 | head -c 262144",
     "iptables": "command -v iptables >/dev/null && iptables -S 2>&1 | head -c 131072",
     "ufw": "command -v ufw >/dev/null && ufw status 2>&1 | head -n 200",
@@ -292,9 +320,63 @@ class SshdInstance:
     ports: tuple[int, ...] = ()
     error: str | None = None
 
+    #: The ``Match`` blocks of its config text (``sshd -T`` without ``-C`` ignores them).
+    matches: tuple[SshdMatch, ...] = ()
+    #: The config files read for it, main config first (empty when they could not be read).
+    files: tuple[str, ...] = ()
+
     def get(self, name: str, default: str = "") -> str:
         values = self.settings.get(name.lower())
         return values[0] if values else default
+
+    def match_settings(self, keyword: str) -> list[tuple[SshdMatch, SshdSetting]]:
+        """Every Match block that sets ``keyword`` (first value of each block), in file order."""
+        key = keyword.lower()
+        return [(m, m.settings[key]) for m in self.matches if key in m.settings]
+
+
+@dataclass(frozen=True)
+class SshdSetting:
+    """One keyword line of an sshd config file: its first value and where it is."""
+
+    keyword: str   # as written
+    value: str
+    file: str
+    line: int
+
+
+_MATCH_ANY = {"*", "0.0.0.0/0", "::/0"}
+
+
+@dataclass(frozen=True)
+class SshdMatch:
+    """A ``Match`` block: its criteria and the settings in it (first value wins, as sshd)."""
+
+    file: str
+    line: int
+    criteria: tuple[str, ...]
+    settings: dict[str, SshdSetting] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def criteria_text(self) -> str:
+        return " ".join(self.criteria)
+
+    @property
+    def everyone(self) -> bool:
+        """True when the criteria match (nearly) every connection: ``Match all``, or only
+        ``Address``/``User``/``Host``/``Group``/``LocalAddress`` with a catch-all value."""
+        words = list(self.criteria)
+        if [w.lower() for w in words] == ["all"]:
+            return True
+        if not words or len(words) % 2:
+            return False
+        for crit, value in zip(words[::2], words[1::2]):
+            if crit.lower() not in ("address", "user", "host", "group", "localaddress"):
+                return False
+            items = value.split(",")
+            if not any(i in _MATCH_ANY for i in items) or any(i.startswith("!") for i in items):
+                return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -552,6 +634,11 @@ def parse_sshd_instances(text: str, listeners: tuple[Listener, ...] | None) -> t
         if not pid_text.isdigit():
             continue
         pid = int(pid_text)
+        body, _, conf = ("\n" + body).partition("\n### sshd")  # the config text follows sshd -T
+        conf = "### sshd" + conf if conf else ""
+        files = split_sshd_files(conf)
+        config_path = sanitize(config.strip())
+        matches = parse_sshd_matches(files, config_path) if config_path in files else ()
         settings: dict[str, list[str]] = {}
         for line in body.splitlines():
             key, _, value = line.strip().partition(" ")
@@ -561,8 +648,86 @@ def parse_sshd_instances(text: str, listeners: tuple[Listener, ...] | None) -> t
         ports = tuple(sorted({l.port for l in listeners or () if l.pid == pid}))
         if not ports:
             ports = tuple(sorted({int(p) for p in settings.get("port", []) if p.isdigit()}))
-        instances.append(SshdInstance(pid, config.strip(), {k: tuple(v) for k, v in settings.items()}, ports, error))
+        instances.append(SshdInstance(pid, config.strip(), {k: tuple(v) for k, v in settings.items()}, ports, error,
+                                      matches, tuple(files)))
     return tuple(instances)
+
+
+_SSHD_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9]*)(?:\s*=\s*|\s+)(.*)$")
+
+
+def _sshd_words(text: str) -> list[str]:
+    """The arguments of an sshd config line: quotes removed, a ``#`` word starts a comment."""
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        words = list(lexer)
+    except ValueError:  # unbalanced quote: sshd rejects the file, read it loosely
+        words = text.replace('"', " ").split()
+    out = []
+    for w in words:
+        if w.startswith("#"):
+            break
+        out.append(w)
+    return out
+
+
+def split_sshd_files(text: str) -> dict[str, list[str]]:
+    """``### sshdfile PATH`` blocks (each line behind a ``|``) -> PATH -> its lines."""
+    files: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith("### sshdfile "):
+            current = files.setdefault(sanitize(line[len("### sshdfile "):].strip()), [])
+        elif line.startswith("### "):
+            current = None
+        elif current is not None and line.startswith("|"):
+            current.append(line[1:])
+    for lines in files.values():
+        if lines and not lines[-1].strip():
+            lines.pop()  # the newline the probe adds after each file
+    return files
+
+
+def _glob_match(pattern: str, path: str) -> bool:
+    """sshd's glob(3): ``*``/``?``/``[..]`` never cross a ``/``."""
+    return pattern.count("/") == path.count("/") and fnmatch.fnmatchcase(path, pattern)
+
+
+def parse_sshd_matches(files: dict[str, list[str]], main: str, max_depth: int = 8) -> tuple[SshdMatch, ...]:
+    """The Match blocks of ``main`` and everything it includes, walked in sshd's order.
+
+    A Match block runs until the next Match or the end of its file; an Include inside a
+    Match block puts the included file's lines (up to its own first Match) in that block.
+    Keywords are case-insensitive; within a block the first value of a keyword wins."""
+    blocks: list[SshdMatch] = []
+    paths = list(files)
+
+    def walk(path: str, enclosing: SshdMatch | None, depth: int, stack: tuple[str, ...]) -> None:
+        current = enclosing
+        for number, raw in enumerate(files.get(path, ()), 1):
+            m = _SSHD_LINE.match(raw)
+            if not m or raw.lstrip().startswith("#"):
+                continue
+            keyword, words = m.group(1), _sshd_words(m.group(2))
+            key = keyword.lower()
+            if key == "match":
+                current = SshdMatch(path, number, tuple(words))
+                blocks.append(current)
+            elif key == "include":
+                if depth >= max_depth:
+                    continue
+                for pattern in words:
+                    pattern = pattern if pattern.startswith("/") else posixpath.join("/etc/ssh", pattern)
+                    for inc in sorted(p for p in paths if _glob_match(pattern, p)):
+                        if inc not in stack:
+                            walk(inc, current, depth + 1, stack + (inc,))
+            elif current is not None and words:
+                current.settings.setdefault(key, SshdSetting(keyword, words[0], path, number))
+
+    walk(main, None, 0, (main,))
+    return tuple(blocks)
 
 
 def parse_fail2ban_status(status: Section | None, ports: Section | None) -> Fail2banState | None:

@@ -16,7 +16,8 @@ import datetime as _dt
 import ipaddress
 import re
 
-from mailtui.core.checks.gather import CheckFacts, DovecotConfig, MasterService, PostfixConfig, SshdInstance
+from mailtui.core.checks.gather import (CheckFacts, DovecotConfig, MasterService, PostfixConfig, SshdInstance,
+                                        SshdMatch, SshdSetting)
 from mailtui.core.checks.registry import Area, Verdict, rule
 from mailtui.core.findings import Severity, Status
 from mailtui.core.tlsclass import STRICT_CIPHER_LIST, CipherSet, grade_ciphers
@@ -1150,7 +1151,25 @@ def password_scheme(facts: CheckFacts, now) -> list[Verdict]:
 
 
 # ============================================================================ SSH
-def _ssh_check(facts: CheckFacts, judge) -> list[Verdict]:
+def _weak_matches(inst: SshdInstance, weak: dict[str, object]) -> list[tuple[SshdMatch, SshdSetting]]:
+    """Match blocks setting one of ``weak``'s keywords (lower case) to a value its predicate
+    calls weak: ``sshd -T`` without ``-C`` shows only the global value, so these are unseen."""
+    found = []
+    for keyword, is_weak in weak.items():
+        for block, setting in inst.match_settings(keyword):
+            if is_weak(setting.value.lower()):
+                found.append((block, setting))
+    return sorted(found, key=lambda bs: (inst.files.index(bs[1].file) if bs[1].file in inst.files else 99,
+                                         bs[1].line))
+
+
+def _match_evidence(block: SshdMatch, setting: SshdSetting) -> str:
+    return f"{setting.file}:{setting.line} Match {block.criteria_text} \u2192 {setting.keyword} {setting.value}"
+
+
+def _ssh_check(facts: CheckFacts, judge, weak: dict[str, object] | None = None, who: str = "") -> list[Verdict]:
+    """One verdict per running sshd. ``weak``: keyword -> predicate of a weak value; a Match
+    block setting one makes a passing global value FAIL (criteria match everyone) or WARN."""
     if (skip := _no_sshd(facts)) is not None:
         return skip
     out = []
@@ -1159,8 +1178,27 @@ def _ssh_check(facts: CheckFacts, judge) -> list[Verdict]:
             out.append(Verdict(E, f"sshd -T failed: {inst.error}", _sshd_label(inst)))
             continue
         status, evidence, key = judge(inst)
-        out.append(Verdict(status, evidence, _sshd_label(inst), (f"{inst.config} {key}",)))
+        config = (f"{inst.config} {key}",)
+        found = _weak_matches(inst, weak or {})
+        if not found:
+            out.append(Verdict(status, evidence, _sshd_label(inst), config))
+            continue
+        everyone = any(block.everyone for block, _ in found)
+        if status == P:
+            status = F if everyone else W
+        shown = "; ".join(_match_evidence(b, s) for b, s in found)
+        detail = (f"sshd -T shows only the global value, but a Match block overrides it: {who or 'those clients'} "
+                  f"for the connections it matches ({shown}). "
+                  + ("Its criteria match every connection. " if everyone else "")
+                  + "A fix that sets the global value does not change a Match block: edit or remove the "
+                  "setting inside the Match block by hand, then reload sshd.")
+        out.append(Verdict(status, f"{evidence} globally, but {shown}", _sshd_label(inst),
+                           config + tuple(f"{s.file}:{s.line}" for _, s in found), detail))
     return out
+
+
+def _is_yes(value: str) -> bool:
+    return value == "yes"
 
 
 @rule("ssh.password_auth", "SSH: no password logins", Area.SSH, Severity.HIGH,
@@ -1180,7 +1218,10 @@ def ssh_password_auth(facts: CheckFacts, now) -> list[Verdict]:
             return F, "kbdinteractiveauthentication yes with usepam yes (passwords through PAM)", \
                 "KbdInteractiveAuthentication"
         return P, f"passwordauthentication {pw}", "PasswordAuthentication"
-    return _ssh_check(facts, judge)
+    weak: dict[str, object] = {"passwordauthentication": _is_yes}
+    if any(i.get("usepam") == "yes" for i in facts.sshd):  # UsePAM is global only
+        weak.update(kbdinteractiveauthentication=_is_yes, challengeresponseauthentication=_is_yes)
+    return _ssh_check(facts, judge, weak, "those clients still get password logins")
 
 
 @rule("ssh.root_login", "SSH: root cannot log in with a password", Area.SSH, Severity.HIGH,
@@ -1193,7 +1234,7 @@ def ssh_root_login(facts: CheckFacts, now) -> list[Verdict]:
     def judge(inst: SshdInstance):
         value = inst.get("permitrootlogin")
         return (F if value == "yes" else P), f"permitrootlogin {value}", "PermitRootLogin"
-    return _ssh_check(facts, judge)
+    return _ssh_check(facts, judge, {"permitrootlogin": _is_yes}, "those clients can still log in as root with a password")
 
 
 @rule("ssh.max_auth_tries", "SSH: few attempts per connection", Area.SSH, Severity.LOW,
@@ -1207,7 +1248,8 @@ def ssh_max_auth_tries(facts: CheckFacts, now) -> list[Verdict]:
         value = inst.get("maxauthtries", "6")
         ok = value.isdigit() and int(value) <= 4
         return (P if ok else F), f"maxauthtries {value}", "MaxAuthTries"
-    return _ssh_check(facts, judge)
+    return _ssh_check(facts, judge, {"maxauthtries": lambda v: not (v.isdigit() and int(v) <= 4)},
+                      "those clients still get more guesses per connection")
 
 
 @rule("ssh.empty_passwords", "SSH: no empty passwords", Area.SSH, Severity.CRITICAL,
@@ -1220,7 +1262,8 @@ def ssh_empty_passwords(facts: CheckFacts, now) -> list[Verdict]:
     def judge(inst: SshdInstance):
         value = inst.get("permitemptypasswords", "no")
         return (F if value == "yes" else P), f"permitemptypasswords {value}", "PermitEmptyPasswords"
-    return _ssh_check(facts, judge)
+    return _ssh_check(facts, judge, {"permitemptypasswords": _is_yes},
+                      "those clients can still log in to accounts without a password")
 
 
 _WEAK_SSH = re.compile(r"(^|,)([^,]*-cbc|arcfour[^,]*|3des[^,]*|hmac-md5[^,]*|hmac-sha1-96[^,]*|"
