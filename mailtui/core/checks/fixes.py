@@ -530,8 +530,4 @@ def files_to_read(fix_: Fix, facts: CheckFacts) -> list[str]:
     return paths
 
 
-def available_fix(rule_id: str) -> Fix | None:
-    return FIXES.get(rule_id)
-
-
 

@@ -298,10 +298,6 @@ class DovecotConfig:
         match = re.match(r"(\d+)\.(\d+)", self.version or "")
         return (int(match.group(1)), int(match.group(2))) if match else (2, 3)
 
-    @property
-    def is_24(self) -> bool:
-        return self.major_minor >= (2, 4)
-
     def first(self, *names: str) -> tuple[str, str] | None:
         """The first of ``names`` (2.3 and 2.4 spellings) that this version knows."""
         for name in names:

@@ -24,8 +24,6 @@ from mailtui.core.tlsclass import STRICT_CIPHER_LIST, CipherSet, grade_ciphers
 
 P, F, W, I, E = Status.PASS, Status.FAIL, Status.WARN, Status.INFO, Status.ERROR
 
-POSTFIX_REF = "https://www.postfix.org/postconf.5.html"
-DOVECOT_REF = "https://doc.dovecot.org/configuration_manual/"
 SSHD_REF = "https://man.openbsd.org/sshd_config"
 
 

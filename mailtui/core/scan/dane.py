@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-USAGES = {0: "PKIX-TA", 1: "PKIX-EE", 2: "DANE-TA", 3: "DANE-EE"}
-
 
 @dataclass(frozen=True, slots=True)
 class Tlsa:

@@ -87,10 +87,6 @@ class RelayVerdict:
     refused: tuple[RelayTry, ...]
     blocked: tuple[RelayTry, ...]
 
-    @property
-    def complete(self) -> bool:
-        return not self.blocked
-
 
 def relay_verdict(tries: list[RelayTry] | tuple[RelayTry, ...]) -> RelayVerdict:
     by = {o: tuple(t for t in tries if t.outcome == o) for o in RelayOutcome}

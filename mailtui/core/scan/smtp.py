@@ -39,10 +39,6 @@ class SmtpReply:
     def transient(self) -> bool:
         return 400 <= self.code < 500
 
-    @property
-    def permanent(self) -> bool:
-        return self.code >= 500
-
     def __str__(self) -> str:
         return f"{self.code} {self.text}"
 

@@ -19,7 +19,6 @@ MAX_VOID = 2
 MAX_MX_PTR_NAMES = 10
 QUALIFIERS = {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
-LOOKUP_TERMS = ("include", "a", "mx", "ptr", "exists", "redirect")
 
 
 class SpfPermError(Exception):

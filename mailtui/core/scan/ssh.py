@@ -147,6 +147,11 @@ async def offered_auth_methods(ctx, ip: str, port: int) -> set[str]:
             offered.add("publickey")
             return None
 
+    # No host-key check here, on purpose: this is the outside probe of a server the scanner
+    # may never have seen, and it trusts nothing from it. No key, agent or password is
+    # offered (client_keys=[], agent_path=None, the callbacks answer None), so only the
+    # list of methods the server offers comes back. mailtui's own logins (the transport)
+    # always verify host keys.
     try:
         conn, _ = await asyncio.wait_for(
             asyncssh.create_connection(
