@@ -27,7 +27,7 @@ import contextlib
 import datetime as _dt
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mailtui.core.facts import LogSource
 from mailtui.core.logs.aggregate import Aggregator, Summary
@@ -93,42 +93,6 @@ class FeedBatch:
     dropped: int = 0
 
 
-@dataclass
-class _Counts:
-    """Per-minute counts for the rate sparkline (worker thread only)."""
-
-    minutes: dict[int, list[int]] = field(default_factory=dict)
-    newest: int | None = None
-
-    def add(self, events: list[LogEvent]) -> None:
-        minutes = self.minutes
-        for event in events:
-            time = event.record.time
-            if time is None:
-                continue
-            minute = int(time.timestamp() // 60)
-            row = minutes.get(minute)
-            if row is None:
-                row = minutes[minute] = [0, 0]
-                if self.newest is None or minute > self.newest:
-                    self.newest = minute
-                    if len(minutes) > 2 * RATE_MINUTES:
-                        oldest = minute - RATE_MINUTES
-                        for old in [m for m in minutes if m < oldest]:
-                            del minutes[old]
-            row[0] += 1
-            if event.attack:
-                row[1] += 1
-
-    def series(self) -> RateSeries:
-        if self.newest is None:
-            return RateSeries((), (), None)
-        span = range(self.newest - RATE_MINUTES + 1, self.newest + 1)
-        rows = [self.minutes.get(m, (0, 0)) for m in span]
-        end = _dt.datetime.fromtimestamp(self.newest * 60, _dt.timezone.utc)
-        return RateSeries(tuple(r[0] for r in rows), tuple(r[1] for r in rows), end)
-
-
 class LogFeed:
     """Follow ``sources`` on ``transport``; :meth:`run` until cancelled, :meth:`take` often."""
 
@@ -152,7 +116,6 @@ class LogFeed:
         self.started: set[str] = set()
         self.failed: set[str] = set()
         self.aggregator = Aggregator()
-        self._counts = _Counts()
         self._pending: list[list[LogEvent]] = [[] for _ in self.sources]
         self._pending_count = 0
         self._dropped = 0
@@ -222,7 +185,6 @@ class LogFeed:
         """Classify and count (hold ``_counting``: a summary may be reading the counters)."""
         events = classifier.classify_lines(lines)
         self.aggregator.add_many(events)
-        self._counts.add(events)
         return events
 
     def _add(self, index: int, events: list[LogEvent]) -> None:
@@ -263,7 +225,7 @@ class LogFeed:
                 return
 
     def _snapshot(self) -> tuple[Summary, RateSeries]:
-        return self.aggregator.summary(top=TOP_OFFENDERS), self._counts.series()
+        return self.aggregator.summary(top=TOP_OFFENDERS), RateSeries(*self.aggregator.rates(RATE_MINUTES))
 
     async def summarize_now(self) -> tuple[Summary, RateSeries]:
         """A summary of everything counted so far (waits for the classify jobs queued before it)."""

@@ -98,3 +98,41 @@ def test_spam_run_from_an_authenticated_account():
     agg.add_many(_events(lines))
     alarms = agg.summary().alarms
     assert [(key, reason.label) for key, reason in alarms] == [("bob@mailtui.test", Label.SPAM_RUN)]
+
+
+def test_counting_does_not_depend_on_the_order_of_the_lines():
+    """A bulk classifier hands over its rows grouped by pattern, not in log order."""
+    import random
+
+    from mailtui.core.logs.aggregate import columns_from_events
+
+    lines = [_at(0, i, SASL_FAIL.format(pid=100 + i, ip="203.0.113.5")) for i in range(6)]
+    lines += [_at(1, i, DOVECOT_FAIL.format(ip="198.51.100.9")) for i in range(3)]
+    lines.append(_at(2, 0, DOVECOT_OK.format(ip="198.51.100.9")))
+    lines += [_at(5, i + 1, UNKNOWN.format(pid=2, ip="192.0.2.77", user=name)) for i, name in
+              enumerate(["admin", "info", "sales", "test", "webmaster"])]
+    lines += [_at(6, i, LOST.format(pid=3 + i, ip="192.0.2.88")) for i in range(3)]
+    events = _events(lines)
+    in_order = Aggregator()
+    in_order.add_many(events)
+    shuffled = list(events)
+    random.Random(7).shuffle(shuffled)
+    by_columns = Aggregator()
+    for start in range(0, len(shuffled), 4):
+        by_columns.add_columns(columns_from_events(shuffled[start:start + 4]))
+    assert by_columns.summary() == in_order.summary()
+
+
+def test_a_login_counts_as_after_failures_by_the_times_of_the_lines():
+    ok = _at(2, 0, DOVECOT_OK.format(ip="198.51.100.9"))
+    before = [_at(1, i, DOVECOT_FAIL.format(ip="198.51.100.9")) for i in range(3)]
+    after = [_at(3, i, DOVECOT_FAIL.format(ip="198.51.100.9")) for i in range(3)]
+    for lines, alarmed in (([ok, *before], True), ([*after, ok], False), ([*before[:2], ok, *after], False)):
+        agg = Aggregator()
+        agg.add_many(_events(lines))
+        alarms = {key for key, _ in agg.summary().alarms}
+        assert alarms == ({"198.51.100.9", "alice@mailtui.test"} if alarmed else set()), lines
+    agg = Aggregator()
+    agg.add_many(_events([*before, ok]))
+    reason = dict(agg.summary().alarms)["198.51.100.9"]
+    assert "at least 3 failed ones (3 failed in all, the first at" in reason.why

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import heapq
+from bisect import insort
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -129,7 +130,6 @@ class Thresholds:
 
 THRESHOLDS = Thresholds()
 WINDOWS = (("1 min", 1), ("15 min", 15), ("1 h", 60))
-_MAX_NAMES = 1000  # distinct names remembered per IP for enumeration (memory bound)
 _PRUNE_EVERY = 30  # minutes of log time between two prunings of old minute buckets
 
 
@@ -178,212 +178,229 @@ class Summary:
     alarms: tuple[tuple[str, LabelReason], ...]
 
 
+_INF = float("inf")
+_MAX_NAMES = 1000  # distinct names remembered per IP and minute for enumeration (memory bound)
+
+
+def _utc(ts: float | None) -> _dt.datetime | None:
+    return None if ts is None else _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)
+
+
 class _Tally:
     """Counters for one key; minute buckets only for the last hour."""
 
-    __slots__ = ("first", "last", "total", "attacks", "kinds", "minutes", "names",
-                 "failures_before_login", "logins_after_failures", "failures")
+    __slots__ = ("first", "last", "total", "attacks", "failures", "kinds", "minutes", "names", "early_failures",
+                 "login")
 
     def __init__(self) -> None:
-        self.first: _dt.datetime | None = None
-        self.last: _dt.datetime | None = None
+        self.first = _INF
+        self.last = -_INF
         self.total = 0
         self.attacks = 0
         self.failures = 0
         self.kinds: dict[EventKind, int] = {}
         self.minutes: dict[int, dict[EventKind, int]] = {}
         self.names: dict[int, set[str]] = {}
-        self.logins_after_failures = 0
-        self.failures_before_login = 0
+        #: The earliest failed-login times (as many as the login-after-failures threshold):
+        #: whether a successful login came after enough failures does not depend on the
+        #: order in which lines are counted.
+        self.early_failures: list[float] = []
+        #: The latest successful login.
+        self.login = -_INF
+
+    def login_after_failures(self, threshold: int) -> bool:
+        early = self.early_failures
+        return self.login > -_INF and len(early) >= threshold and self.login >= early[threshold - 1]
+
+
+def _count(tally: _Tally, kind: EventKind, attack: bool, ts: float | None, minute: int | None, recent: bool,
+           threshold: int) -> None:
+    """Count one row for a user (the loop of :meth:`Aggregator.add_columns` inlines this for addresses)."""
+    tally.total += 1
+    kinds = tally.kinds
+    kinds[kind] = kinds.get(kind, 0) + 1
+    if attack:
+        tally.attacks += 1
+    when = -_INF if ts is None else ts
+    if kind in AUTH_FAILURE_KINDS:
+        tally.failures += 1
+        early = tally.early_failures
+        if len(early) < threshold:
+            insort(early, when)
+        elif when < early[-1]:
+            insort(early, when)
+            early.pop()
+    elif kind in LOGIN_OK_KINDS and when > tally.login:
+        tally.login = when
+    if ts is None:
+        return
+    if ts < tally.first:
+        tally.first = ts
+    if ts > tally.last:
+        tally.last = ts
+    if recent:
+        bucket = tally.minutes.get(minute)
+        if bucket is None:
+            bucket = tally.minutes[minute] = {}
+        bucket[kind] = bucket.get(kind, 0) + 1
 
 
 class Aggregator:
-    """Feed it events (in log order); ask it for a :class:`Summary` at any time."""
+    """Feed it events (:meth:`add_many`) or columns (:meth:`add_columns`); ask for a :class:`Summary` any time.
+
+    The counters do not depend on the order in which lines are fed (time comes from the
+    lines), so a bulk classifier may hand over its rows in any order. A successful login
+    is "after failures" when the key failed ``login_after_failures`` times at or before
+    the login's time (lines of the same second count as before it). A line without a date
+    counts at the newest time seen before its batch, or, when there is none, at no time
+    (then only its totals count, and its failures count as before any login).
+    """
 
     def __init__(self, thresholds: Thresholds = THRESHOLDS) -> None:
         self.thresholds = thresholds
         self.lines = 0
-        self.first: _dt.datetime | None = None
-        self.last: _dt.datetime | None = None
-        self.by_kind: dict[EventKind, int] = {}
         self.attacks = 0
+        self.by_kind: Counter[EventKind] = Counter()
+        self._first = _INF
+        self._last = -_INF
         self._ips: dict[str, _Tally] = {}
         self._users: dict[str, _Tally] = {}
         self._hours: dict[int, list[int]] = {}
+        #: Events and attacks per minute (log time), for the rate series; last hours only.
+        self._per_minute: dict[int, list[int]] = {}
         self._newest_minute: int | None = None
-        self._last_time: _dt.datetime | None = None
-        self._last_minute: int | None = None
         #: Log minute from which old buckets are dropped next (see _prune).
         self._next_prune = 0
 
-    def add_many(self, events: Iterable[LogEvent]) -> None:
-        """Count ``events`` in order; the same as calling :meth:`add` for each, about twice as fast.
+    @property
+    def first(self) -> _dt.datetime | None:
+        return _utc(self._first) if self._first < _INF else None
 
-        The body of :meth:`add` (and of ``_count`` for addresses) is inlined, with the
-        attribute lookups hoisted out of the loop: a panel's backfill counts a million events.
+    @property
+    def last(self) -> _dt.datetime | None:
+        return _utc(self._last) if self._last > -_INF else None
+
+    def add(self, event: LogEvent) -> None:
+        self.add_many((event,))
+
+    def add_many(self, events: Iterable[LogEvent]) -> None:
+        """Count ``events``."""
+        self.add_columns(columns_from_events(events))
+
+    def add_columns(self, cols: Columns) -> None:
+        """Count classified lines given as columns (what a bulk classifier produces).
+
+        Row by row, with everything the loop needs hoisted into locals: the per-key
+        counters are dictionary updates whatever the layout, and a loop over zipped columns
+        measured faster than the equivalent dozen ``Counter.update`` passes over them.
         """
-        by_kind = self.by_kind
+        kinds = cols.kinds
+        if not kinds:
+            return
+        self.lines += len(kinds)
+        self.by_kind.update(kinds)
+        attack_column = cols.attacks
+        self.attacks += sum(attack_column)
+        times = cols.times
+        if None in times:
+            fill = self._last if self._last > -_INF else None
+            times = [fill if t is None else t for t in times]
+        timed = [t for t in times if t is not None] if None in times else times
+        if timed:
+            high = max(timed)
+            low = min(timed)
+            if low < self._first:
+                self._first = low
+            if high > self._last:
+                self._last = high
+            newest = int(high // 60)
+            if self._newest_minute is None or newest > self._newest_minute:
+                self._newest_minute = newest
+        # Minute buckets are kept for the last hour only (older ones would be pruned).
+        recent_from = ((self._newest_minute or 0) - 60) * 60
         ips = self._ips
         users = self._users
         hours = self._hours
-        count = self._count
+        per_minute = self._per_minute
         user_kinds = _USER_KINDS
         hour_column = _HOUR_COLUMN
-        auth_failures = AUTH_FAILURE_KINDS
-        login_ok = LOGIN_OK_KINDS
-        unknown_names = UNKNOWN_NAME_KINDS
-        login_after = self.thresholds.login_after_failures
-        lines = attacks = 0
-        last_time = self._last_time
-        last_minute = self._last_minute
-        try:
-            for event in events:
-                lines += 1
-                kind = event[0]
-                by_kind[kind] = by_kind.get(kind, 0) + 1
-                time = event[9][0]
-                if time is None:
-                    time = self.last
-                if time is last_time:
-                    minute = last_minute
+        failure_kinds = AUTH_FAILURE_KINDS
+        login_kinds = LOGIN_OK_KINDS
+        threshold = self.thresholds.login_after_failures
+        count = _count
+        last_ts: float | None = -1.0
+        minute: int | None = None
+        hour = 0
+        recent = False
+        for kind, attack, ip, user, name, ts in zip(kinds, attack_column, cols.ips, cols.users, cols.names, times):
+            if ts != last_ts:
+                last_ts = ts
+                if ts is None:
+                    minute = None
+                    recent = False
                 else:
-                    if time is not None:
-                        first = self.first
-                        if first is None or time < first:
-                            self.first = time
-                        last = self.last
-                        if last is None or time > last:
-                            self.last = time
-                    minute = int(time.timestamp() // 60) if time is not None else None
-                    self._last_time = last_time = time
-                    self._last_minute = last_minute = minute
-                    if minute is not None and (self._newest_minute is None or minute > self._newest_minute):
-                        self._newest_minute = minute
-                        if minute >= self._next_prune:
-                            self._prune(minute)
-                attack = event[2]
+                    minute = int(ts // 60)
+                    hour = minute // 60
+                    recent = ts >= recent_from
+            column = hour_column.get(kind)
+            if column is not None and minute is not None:
+                row = hours.get(hour)
+                if row is None:
+                    row = hours[hour] = [0, 0, 0, 0, 0]
+                row[column] += 1
+            if recent:
+                counts = per_minute.get(minute)
+                if counts is None:
+                    counts = per_minute[minute] = [0, 0]
+                counts[0] += 1
                 if attack:
-                    attacks += 1
-                ip = event[3]
-                if ip:
-                    tally = ips.get(ip)
-                    if tally is None:
-                        tally = ips[ip] = _Tally()
-                    # _count, inlined
-                    if time is not None:
-                        if tally.first is None or time < tally.first:
-                            tally.first = time
-                        if tally.last is None or time > tally.last:
-                            tally.last = time
-                    tally.total += 1
-                    kinds = tally.kinds
-                    kinds[kind] = kinds.get(kind, 0) + 1
-                    if attack:
-                        tally.attacks += 1
-                    if kind in auth_failures:
-                        tally.failures += 1
-                    elif kind in login_ok and tally.failures >= login_after:
-                        tally.logins_after_failures += 1
-                        tally.failures_before_login = tally.failures
-                    if minute is not None:
+                    counts[1] += 1
+            if ip:
+                # _count, inlined for the addresses (nearly every row has one)
+                tally = ips.get(ip)
+                if tally is None:
+                    tally = ips[ip] = _Tally()
+                tally.total += 1
+                tally_kinds = tally.kinds
+                tally_kinds[kind] = tally_kinds.get(kind, 0) + 1
+                if attack:
+                    tally.attacks += 1
+                if kind in failure_kinds:
+                    tally.failures += 1
+                    when = -_INF if ts is None else ts
+                    early = tally.early_failures
+                    if len(early) < threshold:
+                        insort(early, when)
+                    elif when < early[-1]:
+                        insort(early, when)
+                        early.pop()
+                elif kind in login_kinds:
+                    when = -_INF if ts is None else ts
+                    if when > tally.login:
+                        tally.login = when
+                if ts is not None:
+                    if ts < tally.first:
+                        tally.first = ts
+                    if ts > tally.last:
+                        tally.last = ts
+                    if recent:
                         bucket = tally.minutes.get(minute)
                         if bucket is None:
                             bucket = tally.minutes[minute] = {}
                         bucket[kind] = bucket.get(kind, 0) + 1
-                        if kind in unknown_names:
-                            name = event[5] or event.detail("to")
-                            names = tally.names.setdefault(minute, set())
-                            if name and len(names) < _MAX_NAMES:
+                        if name:
+                            names = tally.names.get(minute)
+                            if names is None:
+                                names = tally.names[minute] = set()
+                            if len(names) < _MAX_NAMES:
                                 names.add(name)
-                user = event[5]
-                if user and kind in user_kinds:
-                    tally = users.get(user)
-                    if tally is None:
-                        tally = users[user] = _Tally()
-                    count(tally, event, kind, time, minute)
-                column = hour_column.get(kind)
-                if column is not None and minute is not None:
-                    row = hours.get(minute // 60)
-                    if row is None:
-                        row = hours[minute // 60] = [0, 0, 0, 0, 0]
-                    row[column] += 1
-        finally:
-            self.lines += lines
-            self.attacks += attacks
-
-    def add(self, event: LogEvent) -> None:
-        self.lines += 1
-        kind = event.kind
-        by_kind = self.by_kind
-        by_kind[kind] = by_kind.get(kind, 0) + 1
-        time = event.record.time
-        if time is None:
-            time = self.last
-        if time is self._last_time:
-            # Lines of the same second share one datetime object: skip the arithmetic.
-            minute = self._last_minute
-        else:
-            if time is not None:
-                if self.first is None or time < self.first:
-                    self.first = time
-                if self.last is None or time > self.last:
-                    self.last = time
-            minute = int(time.timestamp() // 60) if time is not None else None
-            self._last_time, self._last_minute = time, minute
-            if minute is not None and (self._newest_minute is None or minute > self._newest_minute):
-                self._newest_minute = minute
-                if minute >= self._next_prune:
-                    self._prune(minute)
-        if event.attack:
-            self.attacks += 1
-        ip = event.remote_ip
-        if ip:
-            tally = self._ips.get(ip)
-            if tally is None:
-                tally = self._ips[ip] = _Tally()
-            self._count(tally, event, kind, time, minute)
-        user = event.user
-        if user and kind in _USER_KINDS:
-            tally = self._users.get(user)
-            if tally is None:
-                tally = self._users[user] = _Tally()
-            self._count(tally, event, kind, time, minute)
-        column = _HOUR_COLUMN.get(kind)
-        if column is not None and minute is not None:
-            row = self._hours.get(minute // 60)
-            if row is None:
-                row = self._hours[minute // 60] = [0, 0, 0, 0, 0]
-            row[column] += 1
-
-    def _count(self, tally: _Tally, event: LogEvent, kind: EventKind, time: _dt.datetime | None,
-               minute: int | None) -> None:
-        if time is not None:
-            # Sources arrive interleaved, not strictly in time order: keep the extremes.
-            if tally.first is None or time < tally.first:
-                tally.first = time
-            if tally.last is None or time > tally.last:
-                tally.last = time
-        tally.total += 1
-        kinds = tally.kinds
-        kinds[kind] = kinds.get(kind, 0) + 1
-        if event.attack:
-            tally.attacks += 1
-        if kind in AUTH_FAILURE_KINDS:
-            tally.failures += 1
-        elif kind in LOGIN_OK_KINDS and tally.failures >= self.thresholds.login_after_failures:
-            tally.logins_after_failures += 1
-            tally.failures_before_login = tally.failures
-        if minute is not None:
-            bucket = tally.minutes.get(minute)
-            if bucket is None:
-                bucket = tally.minutes[minute] = {}
-            bucket[kind] = bucket.get(kind, 0) + 1
-            if kind in UNKNOWN_NAME_KINDS:
-                # sshd/Dovecot name the user; a Postfix reject names the recipient tried.
-                name = event.user or event.detail("to")
-                names = tally.names.setdefault(minute, set())
-                if name and len(names) < _MAX_NAMES:
-                    names.add(name)
+            if user and kind in user_kinds:
+                tally = users.get(user)
+                if tally is None:
+                    tally = users[user] = _Tally()
+                count(tally, kind, attack, ts, minute, recent, threshold)
+        if self._newest_minute is not None and self._newest_minute >= self._next_prune:
+            self._prune(self._newest_minute)
 
     def _prune(self, newest: int) -> None:
         """Drop minute buckets older than the longest window.
@@ -398,8 +415,19 @@ class Aggregator:
                 if tally.minutes and min(tally.minutes) < oldest:
                     tally.minutes = {m: c for m, c in tally.minutes.items() if m >= oldest}
                     tally.names = {m: n for m, n in tally.names.items() if m >= oldest}
+        for minute in [m for m in self._per_minute if m < oldest]:
+            del self._per_minute[minute]
 
     # ---------------------------------------------------------------- reading
+    def rates(self, minutes: int = 60) -> tuple[tuple[int, ...], tuple[int, ...], _dt.datetime | None]:
+        """Events and attacks per minute for the last ``minutes`` (at most 60), ending at the newest."""
+        if self._newest_minute is None:
+            return (), (), None
+        span = range(self._newest_minute - min(minutes, 60) + 1, self._newest_minute + 1)
+        rows = [self._per_minute.get(m, (0, 0)) for m in span]
+        return (tuple(r[0] for r in rows), tuple(r[1] for r in rows),
+                _dt.datetime.fromtimestamp(self._newest_minute * 60, _dt.timezone.utc))
+
     def _window(self, tally: _Tally, minutes: int) -> Counter[EventKind]:
         counts: Counter[EventKind] = Counter()
         if self._newest_minute is None:
@@ -443,16 +471,23 @@ class Aggregator:
                 labels.append(LabelReason(Label.SPAM_RUN,
                                           f"{sent} messages submitted by this login in the last hour (threshold "
                                           f"{t.spam_run}): a stolen password used for spam?"))
-        if tally.logins_after_failures:
+        if tally.login_after_failures(t.login_after_failures):
+            first = tally.early_failures[0]
+            since = f", the first at {_utc(first):%Y-%m-%d %H:%M:%S}" if first > -_INF else ""
+            at = f" at {_utc(tally.login):%Y-%m-%d %H:%M:%S}" if tally.login > -_INF else ""
             labels.append(LabelReason(Label.LOGIN_AFTER_FAILURES,
-                                      f"a successful login after {tally.failures_before_login} failed ones: "
-                                      "the guessing may have worked — check this account now"))
+                                      f"a successful login{at} after at least {t.login_after_failures} failed ones "
+                                      f"({tally.failures} failed in all{since}): the guessing may have worked — "
+                                      "check this account now"))
         return tuple(labels)
 
     def _stats(self, key: str, tally: _Tally, is_user: bool) -> KeyStats:
         return KeyStats(
-            key=key, first_seen=tally.first, last_seen=tally.last, total=tally.total, attacks=tally.attacks,
-            by_kind=tuple(Counter(tally.kinds).most_common()),
+            key=key,
+            first_seen=_utc(tally.first) if tally.first < _INF else None,
+            last_seen=_utc(tally.last) if tally.last > -_INF else None,
+            total=tally.total, attacks=tally.attacks,
+            by_kind=_ranked(tally.kinds),
             windows=tuple((name, sum(self._window(tally, minutes).values())) for name, minutes in WINDOWS),
             labels=self._labels(key, tally, is_user),
         )
@@ -467,12 +502,14 @@ class Aggregator:
         user_stats = tuple(self._stats(k, v, True) for k, v in users)
         # Alarms are looked for in every key, not only the top ones: one successful
         # guess among ten thousand scanners must still surface.
+        threshold = self.thresholds.login_after_failures
         alarms = tuple(
             (key, reason)
             for tallies, is_user in ((self._ips, False), (self._users, True))
             for key, tally in sorted(
                 (key, tally) for key, tally in tallies.items()
-                if tally.logins_after_failures or (is_user and tally.kinds.get(K.QUEUE_RECEIVED, 0) >= self.thresholds.spam_run)
+                if tally.login_after_failures(threshold)
+                or (is_user and tally.kinds.get(K.QUEUE_RECEIVED, 0) >= self.thresholds.spam_run)
             )
             for reason in self._labels(key, tally, is_user)
             if reason.label in (Label.LOGIN_AFTER_FAILURES, Label.SPAM_RUN)
@@ -481,5 +518,10 @@ class Aggregator:
             HourStats(_dt.datetime.fromtimestamp(hour * 3600, _dt.timezone.utc), *row)
             for hour, row in sorted(self._hours.items())
         )
-        return Summary(self.lines, self.first, self.last, tuple(Counter(self.by_kind).most_common()), self.attacks,
+        return Summary(self.lines, self.first, self.last, _ranked(self.by_kind), self.attacks,
                        offenders, user_stats, hours, alarms)
+
+
+def _ranked(counts: dict[EventKind, int]) -> tuple[tuple[EventKind, int], ...]:
+    """Most frequent first; ties by name, so the order does not depend on the order of counting."""
+    return tuple(sorted(((kind, n) for kind, n in counts.items() if n), key=lambda item: (-item[1], item[0].value)))
