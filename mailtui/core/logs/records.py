@@ -171,6 +171,15 @@ class RecordParser:
         self._last_time = time
         return time
 
+    def stamp_time(self, stamp: str) -> _dt.datetime | None:
+        """The time of a date as :meth:`parse_many` reads it from a line's start: a classic
+        syslog stamp (``Nov 29 15:04:54``, year inferred) or an RFC 3339 one. For callers
+        that split lines themselves (the bulk classifier) and must get the very same times.
+        """
+        if stamp[3:4] == " " and stamp[:3] in _MONTHS:
+            return self._syslog_time(stamp)
+        return self._iso_time(stamp)
+
     def _iso_time(self, stamp: str) -> _dt.datetime | None:
         if stamp == self._last_stamp:
             return self._last_time
