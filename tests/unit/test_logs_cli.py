@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 LINES = [
     "Nov 29 14:34:53 mail postfix/smtpd[101]: warning: unknown[203.0.113.5]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
@@ -78,3 +79,25 @@ def test_since_filters_and_bad_since_is_a_usage_error(tmp_path):
 def test_missing_file_is_a_clear_error(tmp_path):
     result = mailtui("--file", str(tmp_path / "nope.log"))
     assert result.returncode == 2 and b"cannot read" in result.stderr
+
+
+def test_summary_counts_in_bulk_exactly_as_line_by_line(tmp_path):
+    """--summary counts through core.logs.bulk (regex passes, sshd and odd lines one by one):
+    the same summary as classifying and counting every line."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_classify import generate
+
+    from mailtui.core.logs.aggregate import Aggregator
+    from mailtui.core.logs.classify import LogClassifier
+    from mailtui.logs_cli import summary_json
+
+    path = tmp_path / "mixed.log"
+    generate(path, 30_000, seed=3)
+    with path.open("ab") as handle:  # hostile and odd lines among them
+        handle.write("\n".join(LINES).encode() + b"\nuser \xff\xfe invalid utf-8\n" + b"A" * 1_000_000 + b"\n")
+    result = mailtui("--file", str(path), "--summary", "--json")
+    assert result.returncode == 0, result.stderr
+    lines = path.read_bytes().decode("utf-8", "surrogateescape").split("\n")[:-1]
+    expected = Aggregator()
+    expected.add_many(LogClassifier().classify_lines(lines))
+    assert json.loads(result.stdout) == json.loads(json.dumps(summary_json(expected.summary()), ensure_ascii=False))

@@ -36,16 +36,16 @@ unusual (IPv6, non-ASCII or control characters in the left-out parts, very long 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
-from mailtui.core.logs.aggregate import Columns, columns_from_events
-from mailtui.core.logs.classify import classify
+from mailtui.core.logs.aggregate import Aggregator, Columns, columns_from_events
+from mailtui.core.logs.classify import LogClassifier, classify
 from mailtui.core.logs.events import EventKind
 from mailtui.core.logs.records import RecordParser
 
-__all__ = ["classify_text"]
+__all__ = ["classify_text", "count_lines"]
 
 # -- pattern pieces --------------------------------------------------------------------------
 
@@ -307,3 +307,20 @@ def _lines(text: str) -> list[str]:
     if text.endswith("\n"):
         lines.pop()
     return lines
+
+
+def count_lines(lines: Sequence[str], classifier: LogClassifier, aggregator: Aggregator) -> None:
+    """Classify and count ``lines`` (in order): the same counters as
+    ``aggregator.add_many(classifier.classify_lines(lines))``, without an event per line.
+
+    The residue goes through ``classifier`` (which keeps its sshd and sendmail context, as
+    no handled line touches it) and is counted first: a residue line without a date counts
+    at the newest time seen before this batch, as it would in one ``add_many`` call.
+    """
+    if not lines:
+        return
+    segments, residue = classify_text("\n".join(lines), classifier.parser)
+    if residue:
+        aggregator.add_many(classifier.classify_lines(residue))
+    for cols in segments:
+        aggregator.add_columns(cols)

@@ -1279,6 +1279,11 @@ class LogClassifier:
         #: (host, sendmail queue id) -> unknown recipients seen, until the from= line names the client
         self._sm_unknown: dict[tuple[str, str], int] = {}
 
+    @property
+    def parser(self) -> RecordParser:
+        """The parser of this stream's lines (its year inference is the stream's)."""
+        return self._parser
+
     def classify_record(self, record: LogRecord) -> LogEvent:
         """Classify one record with the stream's context."""
         event = classify(record)
