@@ -6,7 +6,10 @@ One :class:`LogFeed` follows every source at once (a ``FileFollower`` per file, 
 ``Aggregator``.
 
 Classification runs on the event loop in slices of :data:`CLASSIFY_SLICE` lines (a few
-milliseconds each) with a yield between them, so key presses get in between slices.
+milliseconds each) with a yield between them, so key presses get in between slices. Of a
+batch bigger than the view (a big backfill), only the newest :data:`VIEW_LINES` lines
+become events; the older ones are counted in bulk (:func:`~mailtui.core.logs.bulk.count_lines`,
+the same counters without an event per line), :data:`BULK_SLICE` lines at a time.
 A worker thread was tried and measured worse: with the GIL, a busy classifying thread
 makes the event loop wait up to the switch interval (5 ms) every time it wants the GIL
 back, which starved the follower's reading (a 1,000,000-line backfill took 34 s instead
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 
 from mailtui.core.facts import LogSource
 from mailtui.core.logs.aggregate import Aggregator, Summary
+from mailtui.core.logs.bulk import count_lines
 from mailtui.core.logs.classify import LogClassifier
 from mailtui.core.logs.events import LogEvent
 from mailtui.core.logs.follow import FileFollower, FollowedLines, FollowNotice, JournalFollower
@@ -49,6 +53,11 @@ __all__ = [
 BACKFILL_LINES = 2000
 #: Lines classified between two yields to the event loop (about 5 ms of work).
 CLASSIFY_SLICE = 1000
+#: Lines of a source's batch that become events for the view (its ring holds as many);
+#: the older lines of a bigger batch (a backfill) are only counted, in bulk.
+VIEW_LINES = 100_000
+#: Lines counted in bulk between two yields to the event loop (about 50 ms of work).
+BULK_SLICE = 16_384
 #: How often offenders and rates are recomputed, in seconds.
 SUMMARY_INTERVAL = 1.0
 #: How often the summariser looks whether a summary is due, in seconds.
@@ -104,12 +113,14 @@ class LogFeed:
         backfill_lines: int = BACKFILL_LINES,
         poll_interval: float = 0.25,
         max_pending: int = 200_000,
+        view_lines: int = VIEW_LINES,
     ) -> None:
         self.transport = transport
         self.sources = tuple(sources)
         self.backfill_lines = backfill_lines
         self.poll_interval = poll_interval
         self.max_pending = max_pending
+        self.view_lines = view_lines
         #: Lines classified and counted since the feed started (exact, never trimmed).
         self.lines = 0
         #: Sources that delivered at least once / that failed.
@@ -161,7 +172,16 @@ class LogFeed:
                     if not isinstance(item, FollowedLines):
                         continue
                     lines = item.lines
-                    for start in range(0, len(lines), CLASSIFY_SLICE):
+                    # A backfill bigger than the view: the older lines are counted in bulk
+                    # (core.logs.bulk, several times faster), the newest become events.
+                    bulk_end = max(0, len(lines) - self.view_lines)
+                    for start in range(0, bulk_end, BULK_SLICE):
+                        end = min(start + BULK_SLICE, bulk_end)
+                        async with self._counting:
+                            count_lines(lines[start:end], classifier, self.aggregator)
+                        self._counted(end - start)
+                        await asyncio.sleep(0)
+                    for start in range(bulk_end, len(lines), CLASSIFY_SLICE):
                         async with self._counting:
                             events = self._classify(classifier, lines[start : start + CLASSIFY_SLICE])
                         self._add(index, events)
@@ -187,10 +207,13 @@ class LogFeed:
         self.aggregator.add_many(events)
         return events
 
-    def _add(self, index: int, events: list[LogEvent]) -> None:
-        self.lines += len(events)
+    def _counted(self, lines: int) -> None:
+        self.lines += lines
         self._counted_since_summary = True
         self._counted_at = asyncio.get_running_loop().time()
+
+    def _add(self, index: int, events: list[LogEvent]) -> None:
+        self._counted(len(events))
         self._pending[index].extend(events)
         self._pending_count += len(events)
         if self._pending_count > self.max_pending:

@@ -448,3 +448,30 @@ async def test_lab_relay_probe_appears_live_with_its_offender(lab):
         assert KIND_INFO[EventKind.REJECT_RELAY].what in explanation
         svg = svg_screen_text(app.export_screenshot())
         assert "NOQUEUE: reject: RCPT from" in svg and "127.0.0.2" in svg
+
+
+async def test_a_backfill_bigger_than_the_view_is_counted_in_bulk_exactly(tmp_path):
+    """The older lines of a big backfill are counted without becoming events (core.logs.bulk):
+    the counters equal classifying and counting every line; the view keeps the newest."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_classify import generate
+
+    from mailtui.core.logs.aggregate import Aggregator
+    from mailtui.core.logs.classify import LogClassifier
+
+    path = tmp_path / "big.log"
+    generate(path, 40_000, seed=5)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    expected = Aggregator()
+    expected.add_many(LogClassifier().classify_lines(lines))
+    app = logs_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_logs(pilot, path, backfill_lines=100_000, capacity=3000)
+        view = view_of(screen)
+        await wait_for(pilot, lambda: screen.feed.lines == len(lines), timeout=60, what="the bulk backfill")
+        summary, _ = await screen.feed.summarize_now()
+        assert summary == expected.summary(top=50)
+        await wait_for(pilot, lambda: view.total_count == 3000, what="the newest lines in the view")
+        assert shown_lines(view)[-1] == lines[-1]

@@ -129,7 +129,9 @@ class LogsScreen(Screen[None]):
         #: The server's facts when the screen opened (ban planning reads the app's newer ones if any).
         self.facts = facts
         self.sources = tuple(sources)
-        self.feed = LogFeed(transport, self.sources, backfill_lines=backfill_lines, poll_interval=poll_interval)
+        # Lines beyond what the view keeps are only counted (in bulk): the view's capacity.
+        self.feed = LogFeed(transport, self.sources, backfill_lines=backfill_lines, poll_interval=poll_interval,
+                            view_lines=capacity)
         self.capacity = capacity
         #: The query typed in the filter box (compiled), and the attacks-only toggle.
         self.query_filter = LogFilter()
