@@ -1330,58 +1330,87 @@ class LogClassifier:
         return out
 
     def _ssh_context(self, event: LogEvent, record: LogRecord) -> LogEvent:
-        key = (record.host, record.pid)
-        session = self._sessions.get(key)
-        kind = event.kind
+        kind = event[0]
+        message = record[4]
+        ip, host, attack, critical = self._ssh_step(
+            (record[1], record[3]), kind, event[2], event[3], event[4], event[5],
+            kind is K.SSHD_PAM_FAILURE and "pam_unix" in message,
+            kind is K.SSHD_MAX_AUTH and "maximum authentication attempts" in message,
+        )
+        if critical:
+            return _new(LogEvent, (kind, Severity.CRITICAL, attack, ip, host) + event[5:])
+        if attack is event[2] and ip is event[3] and host is event[4]:
+            return event
+        return _new(LogEvent, (kind, event[1], attack, ip, host) + event[5:])
+
+    def _ssh_step(
+        self,
+        key: tuple[str, int],
+        kind: EventKind,
+        attack: bool,
+        ip: str | None,
+        host: str | None,
+        user: str | None,
+        pam_unix: bool,
+        max_attempts: bool,
+    ) -> tuple[str | None, str | None, bool, bool]:
+        """One line of sshd connection ``key`` (host, pid) through the connection's state.
+
+        Takes what the stateless classifier said of the line (kind, attack, address, host
+        name, user; ``pam_unix``: the message names pam_unix; ``max_attempts``: it is the
+        "maximum authentication attempts exceeded" form) and returns what the stream says of
+        it: (address, host name, attack, critical). The one place of these rules, for
+        :meth:`classify_lines` and for the bulk classifier (core.logs.bulk), which walks its
+        rows through it in the lines' order.
+        """
+        sessions = self._sessions
+        session = sessions.get(key)
         if session is None:
-            if kind is K.SSHD_SESSION and event.remote_ip is None:
-                return event
-            if len(self._sessions) >= self._max_sessions:
-                self._sessions.clear()
-            session = self._sessions[key] = _SshSession()
-        if event.remote_ip is None and event.remote_host is None:
-            if session.ip is not None or session.host is not None:
-                event = _new(LogEvent, event[:3] + (session.ip, session.host) + event[5:])
+            if kind is K.SSHD_SESSION and ip is None:
+                return ip, host, attack, False
+            if len(sessions) >= self._max_sessions:
+                sessions.clear()
+            session = sessions[key] = _SshSession()
+        if ip is None and host is None:
+            ip, host = session.ip, session.host
         else:
-            session.ip, session.host = event.remote_ip, event.remote_host
-        attack = event.attack
-        if kind is K.SSHD_PAM_FAILURE and "pam_unix" in record.message:
-            user = event.user or ""
+            session.ip, session.host = ip, host
+        if kind is K.SSHD_PAM_FAILURE and pam_unix:
+            user = user or ""
             other_user = bool(session.pam_users) and user not in session.pam_users
             session.pam_users.add(user)
             if other_user:
                 session.pending = 0
-                return event
+                return ip, host, attack, False
             session.pending += 1
-            return _with_attack(event, False)
+            return ip, host, False, False
         if kind is K.SSHD_MAX_AUTH:
             # "maximum authentication attempts exceeded" is followed by "Disconnecting ...:
             # Too many authentication failures" for the same exhaustion: count it once.
-            if "maximum authentication attempts" in record.message:
+            if max_attempts:
                 session.max_auth_counted = True
             elif session.max_auth_counted:
-                return _with_attack(event, False)
+                return ip, host, False, False
         if kind is K.SSHD_ACCEPTED:
-            guessed = bool(session.pam_users - {event.user or ""})
+            guessed = bool(session.pam_users - {user or ""})
             session.pending = 0
             session.pam_users.clear()
             if guessed:
-                return _new(LogEvent, (event[0], Severity.CRITICAL, True) + event[3:])
-            return event
+                return ip, host, True, True
+            return ip, host, attack, False
         if attack:
-            if event.remote_ip is None and event.remote_host is None:
+            if ip is None and host is None:
                 session.pending += 1
-                return _with_attack(event, False)
+                return ip, host, False, False
             session.pending = 0
             session.pam_users.clear()
-            return event
-        if session.pending and (event.remote_ip is not None or event.remote_host is not None):
+            return ip, host, attack, False
+        if session.pending and (ip is not None or host is not None):
             if kind in _SESSION_END or kind is K.SSHD_NEGOTIATION_FAILED:
                 session.pending = 0
                 session.pam_users.clear()
-                return _with_attack(event, True)
-        return event
-
+                return ip, host, True, False
+        return ip, host, attack, False
 
     def _sendmail_context(self, event: LogEvent, record: LogRecord) -> LogEvent:
         qid = event.queue_id
@@ -1401,11 +1430,6 @@ class LogClassifier:
                 return _new(LogEvent, (K.REJECT_UNKNOWN_USER, _SEVERITY[K.REJECT_UNKNOWN_USER], True)
                             + event[3:8] + ((("unknown_recipients", str(count)),),) + event[9:])
         return event
-
-
-def _with_attack(event: LogEvent, attack: bool) -> LogEvent:
-    """``event._replace(attack=attack)``, without ``_replace``'s generic (slow) machinery."""
-    return _new(LogEvent, event[:2] + (attack,) + event[3:])
 
 
 def classify_lines(lines: Iterable[str], *, parser: RecordParser | None = None) -> list[LogEvent]:
