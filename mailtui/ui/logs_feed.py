@@ -172,9 +172,7 @@ class LogFeed:
                     if not isinstance(item, FollowedLines):
                         continue
                     lines = item.lines
-                    # A backfill bigger than the view: the older lines are counted in bulk
-                    # (core.logs.bulk, several times faster), the newest become events.
-                    bulk_end = max(0, len(lines) - self.view_lines)
+                    bulk_end = self._bulk_part(item)
                     for start in range(0, bulk_end, BULK_SLICE):
                         end = min(start + BULK_SLICE, bulk_end)
                         async with self._counting:
@@ -196,6 +194,23 @@ class LogFeed:
             self._fail(source, f"Cannot follow {source.name}: {exc}")
         finally:
             self._following -= 1
+
+    def _bulk_part(self, item: FollowedLines) -> int:
+        """How many of the batch's first lines are only counted, in bulk, not made events.
+
+        The lines that will not be among the view's newest :attr:`view_lines` once the server
+        has sent what it is catching up on (``item.behind`` bytes after this batch; the lines
+        still to come are estimated from this batch's line length). The estimate only moves
+        the border between counted-only and shown lines a little: the counters are exact.
+        """
+        lines = item.lines
+        if not lines:
+            return 0
+        if not item.behind:
+            return max(0, len(lines) - self.view_lines)
+        average = (sum(map(len, lines)) + len(lines)) / len(lines)
+        to_come = int(item.behind / average)
+        return max(0, min(len(lines), len(lines) + to_come - self.view_lines))
 
     def _fail(self, source: LogSource, message: str) -> None:
         self.failed.add(source.name)

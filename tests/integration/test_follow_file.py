@@ -159,3 +159,27 @@ async def test_unreadable_file_is_reported_then_followed_once_readable(lab, log_
         await events.aclose()
     assert kinds == [NoticeKind.UNREADABLE]
     assert lines == [_line(i).rstrip("\n") for i in range(1, 511)][-len(lines):]
+
+
+async def test_a_backfill_says_how_much_is_still_coming(lab, log_file):
+    """Each batch of a backfill tells the bytes the server still sends after it (the Logs
+    panel counts lines that will not be in view in bulk); the newest batch says 0."""
+    with open(LOG, "w") as handle:  # about 17 MB: several 4 MB segments
+        handle.writelines(_line(i) for i in range(1, 200_001))
+    size = os.path.getsize(LOG)
+    local = LocalTransport()
+    await local.connect()
+    follower = FileFollower(local, LOG, backfill_lines=200_000, poll_interval=0.05)
+    events = follower.events()
+    batches: list[FollowedLines] = []
+    async with asyncio.timeout(60):
+        async for event in events:
+            if isinstance(event, FollowedLines):
+                batches.append(event)
+                if event.position.offset == size:
+                    break
+    await events.aclose()
+    assert len(batches) >= 4
+    assert [b.behind for b in batches] == [size - b.position.offset for b in batches]
+    assert batches[0].behind > 0 and batches[-1].behind == 0
+    assert sum(len(b.lines) for b in batches) == 200_000

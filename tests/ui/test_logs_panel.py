@@ -473,5 +473,8 @@ async def test_a_backfill_bigger_than_the_view_is_counted_in_bulk_exactly(tmp_pa
         await wait_for(pilot, lambda: screen.feed.lines == len(lines), timeout=60, what="the bulk backfill")
         summary, _ = await screen.feed.summarize_now()
         assert summary == expected.summary(top=50)
-        await wait_for(pilot, lambda: view.total_count == 3000, what="the newest lines in the view")
-        assert shown_lines(view)[-1] == lines[-1]
+        # About the view's capacity became events (the border is estimated from the bytes
+        # still coming; the ring trims in chunks), the newest last.
+        await wait_for(pilot, lambda: view.total_count and shown_lines(view)[-1] == lines[-1],
+                       what="the newest lines in the view")
+        assert 2700 <= view.total_count <= 3150

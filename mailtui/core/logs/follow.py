@@ -69,10 +69,10 @@ emit() {  # emit FILE INODE END: send [off, END) of FILE in segments, advancing 
     # Nothing read although the file is longer: do not spin, try again later.
     [ "$n" -gt 0 ] || { sleep "$poll"; return 0; }
     if [ "$zmin" -gt 0 ] && [ "$n" -ge "$zmin" ] && gzip -1 -c < "$tmp" > "$tmp.z"; then
-      printf '%s zdata %s %s %s %s\n' "$N" "$2" "$off" "$n" "$(( $(wc -c < "$tmp.z") ))"
+      printf '%s zdata %s %s %s %s %s\n' "$N" "$2" "$off" "$n" "$(( $(wc -c < "$tmp.z") ))" "$3"
       cat "$tmp.z"
     else
-      printf '%s data %s %s %s\n' "$N" "$2" "$off" "$n"
+      printf '%s data %s %s %s %s\n' "$N" "$2" "$off" "$n" "$3"
       cat "$tmp"
     fi
     off=$((off + n))
@@ -159,6 +159,9 @@ class FollowedLines:
     path: str
     lines: tuple[str, ...]
     position: FilePosition | JournalPosition
+    #: Bytes the server is still sending of what it is catching up on (a backfill, a burst)
+    #: after these lines; 0 when they are the newest (or when not known, as for the journal).
+    behind: int = 0
 
 
 class NoticeKind(StrEnum):
@@ -198,6 +201,8 @@ class _Framing:
         self._buffer = bytearray()
         self._segment_left = 0
         self._segment_end = 0
+        #: End of the stretch of the file the server is sending (the size it saw), when said.
+        self._catchup_end = 0
         #: A compressed segment being received: its bytes so far and its length once inflated.
         self._zbuffer: bytearray | None = None
         self._zlength = 0
@@ -234,12 +239,15 @@ class _Framing:
             notice = self._header(header, lines)
             if notice is not None:
                 if lines:
-                    events.append(FollowedLines(self.path, tuple(lines), self.position))
+                    events.append(self._lines(lines))
                     lines = []
                 events.append(notice)
         if lines:
-            events.append(FollowedLines(self.path, tuple(lines), self.position))
+            events.append(self._lines(lines))
         return events
+
+    def _lines(self, lines: list[str]) -> FollowedLines:
+        return FollowedLines(self.path, tuple(lines), self.position, max(0, self._catchup_end - self.committed))
 
     def _header(self, header: bytes, lines: list[str]) -> FollowNotice | None:
         fields = header.split(b" ")
@@ -258,6 +266,8 @@ class _Framing:
                 self.inode, self.committed = inode, start
             self._segment_left = length
             self._segment_end = start + length
+            ends_at = 4 if kind == "zdata" else 3
+            self._catchup_end = int(args[ends_at]) if len(args) > ends_at else 0
             if kind == "zdata":
                 self._zbuffer, self._zlength = bytearray(), length
                 self._segment_left = int(args[3])
