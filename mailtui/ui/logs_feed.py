@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -100,6 +101,23 @@ class FeedBatch:
     rates: RateSeries | None = None
     #: Events the screen never saw because it did not take them in time (bounded memory).
     dropped: int = 0
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one slice of classifying and counting.
+
+    They make no reference cycles (reference counting frees their garbage), but allocate
+    so much that the collector ran every few milliseconds, walking the long-lived counters:
+    a fifth of a 1,000,000-line backfill. The screen collects and freezes once a second.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class LogFeed:
@@ -176,7 +194,8 @@ class LogFeed:
                     for start in range(0, bulk_end, BULK_SLICE):
                         end = min(start + BULK_SLICE, bulk_end)
                         async with self._counting:
-                            count_lines(lines[start:end], classifier, self.aggregator)
+                            with _gc_paused():
+                                count_lines(lines[start:end], classifier, self.aggregator)
                         self._counted(end - start)
                         await asyncio.sleep(0)
                     for start in range(bulk_end, len(lines), CLASSIFY_SLICE):
@@ -218,8 +237,9 @@ class LogFeed:
 
     def _classify(self, classifier: LogClassifier, lines: Sequence[str]) -> list[LogEvent]:
         """Classify and count (hold ``_counting``: a summary may be reading the counters)."""
-        events = classifier.classify_lines(lines)
-        self.aggregator.add_many(events)
+        with _gc_paused():
+            events = classifier.classify_lines(lines)
+            self.aggregator.add_many(events)
         return events
 
     def _counted(self, lines: int) -> None:
