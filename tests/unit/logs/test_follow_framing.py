@@ -68,3 +68,15 @@ def test_a_compressed_segment_of_the_wrong_length_is_a_protocol_error() -> None:
     framing = _Framing(NONCE, "/var/log/mail.log", None, 65536)
     with pytest.raises(FollowProtocolError):
         framing.feed(f"{NONCE} zdata 7 0 99 {len(packed)}\n".encode() + packed)
+
+
+def test_the_long_line_check_agrees_with_measuring_every_line():
+    import random
+
+    from mailtui.core.logs.follow import _longest_line_over
+
+    for seed in range(3000):
+        rng = random.Random(seed)
+        limit = rng.randint(1, 40)
+        body = bytes(rng.choice(b"ab\n" if seed % 2 else b"abcdefg\n") for _ in range(rng.randint(0, 150)))
+        assert _longest_line_over(body, limit) == (max(map(len, body.split(b"\n"))) > limit), (body, limit)
