@@ -192,27 +192,27 @@ def run_logs_file(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     with handle if args.file != "-" else contextlib.nullcontext(handle):
         if args.summary and since is None:
-            _print_summary(_count_file(iter_lines(handle)), args)
+            aggregator = Aggregator()
+            _count_file(iter_lines(handle), aggregator)
+            _print_summary(aggregator.summary(), args)
         else:
             _emit(since_filter(classify_stream(iter_lines(handle)), since), args)
     return EXIT_OK
 
 
-def _count_file(lines: Iterable[str]) -> Summary:
+def _count_file(lines: Iterable[str], aggregator: Aggregator) -> None:
     """Count a whole file for ``--summary``: in bulk, without an event per line (see core.logs.bulk).
 
     With ``--since`` the per-event path is taken instead: which undated lines a date cut
     keeps depends on the order of the lines, which bulk counting does not keep.
     """
     classifier = LogClassifier()
-    aggregator = Aggregator()
     enabled = gc.isenabled()
     gc.disable()  # see _emit
     try:
         it = iter(lines)
         while batch := list(islice(it, BULK_BATCH)):
             count_lines(batch, classifier, aggregator)
-        return aggregator.summary()
     finally:
         if enabled:
             gc.enable()
@@ -253,11 +253,14 @@ async def _run_logs(config: Config, target: Target, args: argparse.Namespace, si
             print(f"mailtui: no mail, IMAP or auth log found on {transport.label} "
                   f"({facts.log_sources.reason or 'none readable'})", file=sys.stderr)
             return EXIT_CONNECT
-        streams = []
-        for source in sources:
-            text = await read_recent(transport, source, args.lines)
-            streams.append(list(since_filter(classify_stream(text.lines), since)))
-        _emit(merge_by_time(streams), args)
+        texts = [await read_recent(transport, source, args.lines) for source in sources]
+        if args.summary and since is None:
+            aggregator = Aggregator()
+            for text in texts:  # each source with its own classifier (sshd context is per source)
+                _count_file(text.lines, aggregator)
+            _print_summary(aggregator.summary(), args)
+        else:
+            _emit(merge_by_time([list(since_filter(classify_stream(text.lines), since)) for text in texts]), args)
         sys.stdout.flush()
         if args.follow:
             await _follow(transport, sources, args)

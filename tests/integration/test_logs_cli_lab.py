@@ -54,6 +54,13 @@ def test_logs_over_ssh_classify_the_real_logs(lab, ssh_home):
     assert relay and relay[-1]["attack"] is True
     times = [e["time"] for e in events if e["time"]]
     assert times == sorted(times)  # several sources merged by time
+    # --summary counts the same lines in bulk: the same kinds, the relay prober an offender.
+    result = subprocess.run([sys.executable, "-m", "mailtui", "logs", _target(lab), "--lines", "300", "--summary",
+                             "--json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["lines"] >= len(events) and summary["by_kind"]["reject.relay"] >= len(relay)
+    assert "127.0.0.2" in {o["key"] for o in summary["offenders"]}
 
 
 def test_logs_follow_shows_new_lines(lab, ssh_home):
