@@ -27,10 +27,18 @@ but never a different answer. The patterns are strict (ASCII classes, ``[0-9]`` 
 parts cannot change what the handlers decide; tests/unit/logs/test_bulk.py checks every row
 against the slow path, on generated, real and hostile lines.
 
-Only programs whose classification depends on the line alone are handled: Postfix smtpd
-(any service), postscreen and the delivery daemons, and Dovecot. sshd and sendmail keep state
-across lines (:class:`~.classify.LogClassifier`) and are always residue, as is anything
-unusual (IPv6, non-ASCII or control characters in the left-out parts, very long lines).
+Postfix smtpd (any service), postscreen and the delivery daemons, and Dovecot depend on the
+line alone. sshd (and OpenSSH 9.8+'s sshd-session and sshd-auth) is the last pass, because
+:class:`~.classify.LogClassifier` keeps state per connection (host and pid): the pass's rows
+are stateless rows, as above (a message's first dotted quad and its port left out of the key,
+checked with two stand-ins of different lengths; a message without one, or whose row depends on
+it, is its own key), then walked in the lines' order through the classifier's own
+:meth:`~.classify.LogClassifier._ssh_step`, which updates its connection state as
+``classify_lines`` would. That holds only if no line of a connection is left for the slow
+path, which would classify it after the chunk: when a line of the residue is an sshd line with
+a pid (an unusual head, a message over 600 characters), the chunk's sshd lines all stay
+residue. sendmail (state per message) is always residue, as is anything unusual (IPv6,
+non-ASCII or control characters in the left-out parts, very long lines) in the other passes.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from mailtui.core.logs.aggregate import Aggregator, Columns, columns_from_events
-from mailtui.core.logs.classify import LogClassifier, classify
+from mailtui.core.logs.classify import _SSH_PROGRAMS, LogClassifier, classify
 from mailtui.core.logs.events import EventKind
 from mailtui.core.logs.records import RecordParser
 
@@ -51,11 +59,11 @@ __all__ = ["classify_text", "count_lines"]
 
 # A line start, then the date exactly as records._FAST_HEAD reads it (classic, or an RFC 3339
 # subset), then the host (any characters but space, colon, bracket: not part of any row).
-_HEAD = (
-    r"\n((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+_DATE = (
+    r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
     r"|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2}))"
-    r" [^ :\[\n]+ "
 )
+_HEAD = rf"\n{_DATE} [^ :\[\n]+ "
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
 # The address: a dotted quad without leading zeros (what classify._ip returns unchanged).
 _IP = rf"(?P<ip>{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET})"
@@ -271,15 +279,160 @@ def _run_pass(spec: _Pass, text: str, stamp_times: _StampTimes) -> tuple[Columns
     return cols, "".join(parts[0::step])
 
 
-def classify_text(text: str, parser: RecordParser) -> tuple[list[Columns], list[str]]:
-    """Classify the lines of ``text`` that have a common, context-free shape, in bulk.
+# -- sshd: stateless rows, then the connection state in the lines' order -------------------
+
+# sshd (and OpenSSH 9.8+'s sshd-session and sshd-auth): any message, the session key (host,
+# pid) captured. A message's first dotted quad after a space or "=" (and followed by a space,
+# ":", "," or the end) is left out of the key with the port after it; the rest of the message
+# is the key. A message without one is its own key (IPv6 or a host name included: the row is
+# the slow path's for that very message). Rows go through LogClassifier._ssh_step in order.
+_SSH_HEAD = rf"\n{_DATE} (?P<host>[^ :\[\n]+) (?P<prog>sshd|sshd-session|sshd-auth)\[(?P<pid>[0-9]{{1,18}})\]: "
+_SSH = re.compile(
+    _SSH_HEAD
+    # a message of 600 characters at most (longer ones are residue, as in the other passes)
+    + r"(?=[^\n]{0,600}\n)"
+    # the address at a word's start (after a space or "="), words taken lazily: the first one
+    + r"(?:(?P<pre>(?:[^ =\n]*+[ =])*?)" + _IP
+    + r"(?:(?P<port> port )(?P<pnum>[0-9]{1,5}))?(?P<post>(?=[ :,\r\n])[^\n]*)"
+    # (a trailing "\r" stays in the key: the parser drops it from the synthetic line too)
+    + r"|(?P<msg>[^\n]*))" + _END
+)
+_SSH_KEY_GROUPS = ("prog", "pre", "port", "post", "msg")
+# The two stand-ins for the address and the port, of the shortest and the longest length: a
+# handler whose answer (other than the address) depended on them would answer differently.
+_SSH_STANDINS = (("1.2.3.4", "1"), ("198.251.113.254", "65535"))
+#: A row's address when the key left it out: the line's own.
+_FROM_LINE: str = object()  # type: ignore[assignment]
+#: A key whose row depends on the address or port left out: the line's whole message is the key.
+_WHOLE = None
+
+_SshRow = tuple  # (kind, attack, ip or _FROM_LINE, host, user, name, pam_unix, max_attempts)
+
+
+class _SshRows(dict):  # type: ignore[type-arg]
+    """(program, pre, port, post, message) -> an sshd line's stateless row, by the slow path.
+
+    A key with the address left out (``message`` None) is classified twice, with each of
+    :data:`_SSH_STANDINS` in the place of the address and port: both must give their own
+    address back and agree on everything else, or the key's row is :data:`_WHOLE` (the
+    line's whole message must be its key). A whole message is classified as it is.
+    """
+
+    #: How many keys of the table have the row _WHOLE (when none, a chunk need not look).
+    whole = 0
+
+    def __missing__(self, key: tuple[str | None, ...]) -> _SshRow | None:
+        prog, pre, port, post, msg = key
+        if msg is not None:
+            row: _SshRow | None = _ssh_row(f"{_SYNTH_HEAD}{prog}[1]: {msg}")
+        else:
+            first, second = (
+                _ssh_row(f"{_SYNTH_HEAD}{prog}[1]: {pre}{ip}{port + pnum if port else ''}{post}")
+                for ip, pnum in _SSH_STANDINS
+            )
+            same = first[:2] == second[:2] and first[3:] == second[3:]
+            if same and first[2] == _SSH_STANDINS[0][0] and second[2] == _SSH_STANDINS[1][0]:
+                row = first[:2] + (_FROM_LINE,) + first[3:]
+            else:
+                row = _WHOLE
+                self.whole += 1
+        if len(self) >= _ROWS_MAX:
+            self.clear()
+            self.whole = int(row is _WHOLE)
+        self[key] = row
+        return row
+
+
+def _ssh_row(line: str) -> _SshRow:
+    record = _SYNTH_PARSER.parse(line)
+    event = classify(record)
+    cols = columns_from_events([event])
+    kind = event.kind
+    message = record.message
+    return (kind, event.attack, event.remote_ip, event.remote_host, event.user, cols.names[0],
+            kind is EventKind.SSHD_PAM_FAILURE and "pam_unix" in message,
+            kind is EventKind.SSHD_MAX_AUTH and "maximum authentication attempts" in message)
+
+
+_ssh_table = _SshRows()
+
+
+@dataclass
+class _SshLines:
+    """The sshd lines a chunk's last pass took, in order, before their walk through the state."""
+
+    stamps: list[str]
+    sessions: list[tuple[str, int]]
+    ips: list[str | None]
+    rows: list[_SshRow]
+
+
+class _SessionKeys(dict):  # type: ignore[type-arg]
+    """(host, pid text) -> the connection's key in ``LogClassifier``: (host, pid)."""
+
+    def __missing__(self, key: tuple[str, str]) -> tuple[str, int]:
+        value = self[key] = (key[0], int(key[1]))
+        return value
+
+
+def _split_ssh(text: str) -> tuple[_SshLines, str]:
+    """The sshd lines of ``text`` (stateless rows, in order) and the text they leave."""
+    pattern = _SSH
+    parts = pattern.split(text)
+    if len(parts) == 1:
+        return _SshLines([], [], [], []), text
+    step = pattern.groups + 1
+    at = {name: index for name, index in pattern.groupindex.items()}
+    stamps = parts[1::step]
+    ips = parts[at["ip"]::step]
+    sessions = list(map(_SessionKeys().__getitem__, zip(parts[at["host"]::step], parts[at["pid"]::step])))
+    rows = list(map(_ssh_table.__getitem__, zip(*(parts[at[name]::step] for name in _SSH_KEY_GROUPS))))
+    if _ssh_table.whole and _WHOLE in rows:
+        progs, pres, ports, pnums, posts = (parts[at[name]::step] for name in ("prog", "pre", "port", "pnum", "post"))
+        for i, row in enumerate(rows):
+            if row is _WHOLE:
+                port = ports[i] + pnums[i] if ports[i] else ""
+                rows[i] = _ssh_table[progs[i], None, None, None, f"{pres[i]}{ips[i]}{port}{posts[i]}"]
+    return _SshLines(stamps, sessions, ips, rows), "".join(parts[0::step])
+
+
+def _walk_ssh(lines: _SshLines, classifier: LogClassifier, stamp_times: _StampTimes) -> Columns:
+    """The rows of ``lines`` as the stream says them: each through ``classifier``'s sshd
+    connection state (:meth:`LogClassifier._ssh_step`), in order, updating it."""
+    step = classifier._ssh_step  # noqa: SLF001 - the one implementation of the rules
+    ips: list[str | None] = []
+    attacks: list[bool] = []
+    add_ip, add_attack = ips.append, attacks.append
+    from_line = _FROM_LINE
+    for session, (kind, attack, ip, host, user, _name, pam_unix, max_attempts), line_ip in zip(
+            lines.sessions, lines.rows, lines.ips):
+        ip, host, attack, _critical = step(session, kind, attack, line_ip if ip is from_line else ip, host, user,
+                                           pam_unix, max_attempts)
+        add_ip(ip)
+        add_attack(attack)
+    rows = lines.rows
+    return Columns(
+        kinds=list(map(_kind_of, rows)),
+        attacks=attacks,
+        ips=ips,
+        users=list(map(itemgetter(4), rows)),
+        names=list(map(itemgetter(5), rows)),
+        times=list(map(stamp_times.__getitem__, lines.stamps)),
+    )
+
+
+def classify_text(text: str, classifier: LogClassifier) -> tuple[list[Columns], list[str]]:
+    """Classify the lines of ``text`` that have a common shape, in bulk.
 
     ``text`` holds complete lines joined with ``"\\n"`` (a final ``"\\n"`` is optional; a
     line may end in ``"\\r"``, which is dropped as :meth:`RecordParser.parse_many` drops it).
     Returns column segments, one per pass that handled lines, and the residue: the lines no
-    pass handled, in their original order, for :meth:`LogClassifier.classify_lines`. Each row
-    equals what ``columns_from_events(LogClassifier(parser=...).classify_lines(lines))`` gives
-    for that line; ``parser`` provides the dates' conversion (the year of year-less dates).
+    pass handled, in their original order, for ``classifier.classify_lines``, which must see
+    them next. Each row equals what ``columns_from_events(classifier.classify_lines(lines))``
+    gives for that line: the classifier's parser converts the dates (the year of year-less
+    dates), and the sshd lines handled go through its sshd connection state, in order, as
+    they would in ``classify_lines`` (which is why they are handled only when no line left
+    as residue belongs to an sshd connection: its line would be classified after theirs).
     Never raises on hostile text; when the passes' rows and the residue do not add up to the
     lines given (a bug), everything is returned as residue.
     """
@@ -288,6 +441,7 @@ def classify_text(text: str, parser: RecordParser) -> tuple[list[Columns], list[
     total = text.count("\n") + (0 if text.endswith("\n") else 1)
     rest = "\n" + text if text.endswith("\n") else "\n" + text + "\n"
     segments: list[Columns] = []
+    parser = classifier.parser
     stamp_times = _StampTimes(parser)
     for spec in _PASSES:
         result = _run_pass(spec, rest, stamp_times)
@@ -296,10 +450,33 @@ def classify_text(text: str, parser: RecordParser) -> tuple[list[Columns], list[
         cols, rest = result
         if cols.kinds:
             segments.append(cols)
+    # sshd last: the lines it takes are walked through the connection state in their order,
+    # which holds only if no line of a connection stays behind for the slow path.
+    ssh_lines, ssh_rest = _split_ssh(rest)
+    if ssh_lines.rows and not _touches_ssh_sessions(ssh_rest, parser):
+        rest = ssh_rest
+    else:
+        ssh_lines = None
     residue = rest[1:-1].split("\n") if len(rest) > 1 else []
-    if sum(len(c) for c in segments) + len(residue) != total:
+    handled = sum(len(c) for c in segments) + (len(ssh_lines.rows) if ssh_lines else 0)
+    if handled + len(residue) != total:
         return [], _lines(text)
+    if ssh_lines:
+        segments.append(_walk_ssh(ssh_lines, classifier, stamp_times))
     return segments, residue
+
+
+def _touches_ssh_sessions(text: str, parser: RecordParser) -> bool:
+    """Whether a line of ``text`` is one that ``LogClassifier`` keeps sshd connection state
+    for (an sshd program with a pid). Parses only the lines that mention sshd."""
+    if "sshd" not in text:
+        return False
+    for line in text.split("\n"):
+        if "sshd" in line:
+            record = parser.parse(line)
+            if record.program in _SSH_PROGRAMS and record.pid is not None:
+                return True
+    return False
 
 
 def _lines(text: str) -> list[str]:
@@ -313,13 +490,15 @@ def count_lines(lines: Sequence[str], classifier: LogClassifier, aggregator: Agg
     """Classify and count ``lines`` (in order): the same counters as
     ``aggregator.add_many(classifier.classify_lines(lines))``, without an event per line.
 
-    The residue goes through ``classifier`` (which keeps its sshd and sendmail context, as
-    no handled line touches it) and is counted first: a residue line without a date counts
-    at the newest time seen before this batch, as it would in one ``add_many`` call.
+    The handled sshd lines have gone through ``classifier``'s connection state in their order
+    (a chunk's sshd lines are handled all or none); the residue then goes through
+    ``classifier`` (which keeps its sshd and sendmail context) and is counted first: a residue
+    line without a date counts at the newest time seen before this batch, as it would in one
+    ``add_many`` call.
     """
     if not lines:
         return
-    segments, residue = classify_text("\n".join(lines), classifier.parser)
+    segments, residue = classify_text("\n".join(lines), classifier)
     if residue:
         aggregator.add_many(classifier.classify_lines(residue))
     for cols in segments:
