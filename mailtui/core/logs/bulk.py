@@ -468,11 +468,12 @@ def classify_text(text: str, classifier: LogClassifier) -> tuple[list[Columns], 
 
 def _touches_ssh_sessions(text: str, parser: RecordParser) -> bool:
     """Whether a line of ``text`` is one that ``LogClassifier`` keeps sshd connection state
-    for (an sshd program with a pid). Parses only the lines that mention sshd."""
-    if "sshd" not in text:
+    for (an sshd program with a pid). Parses only the lines that can be: those that name
+    sshd, and journal JSON lines (whose strings may spell it with escapes)."""
+    if "sshd" not in text and "\n{" not in text:
         return False
     for line in text.split("\n"):
-        if "sshd" in line:
+        if "sshd" in line or line[:1] == "{":
             record = parser.parse(line)
             if record.program in _SSH_PROGRAMS and record.pid is not None:
                 return True

@@ -446,7 +446,9 @@ def test_an_sshd_line_left_as_residue_leaves_them_all() -> None:
     lines = _ssh_lines(SSH_SESSIONS)
     odd = ["Nov 9 15:04:54 mail sshd[10]: Failed password for root from 203.0.113.5 port 1 ssh2",
            SSH_HEAD.format(second=1, prog="sshd", pid=11) + "Invalid user " + "x" * 700 + " from 192.0.2.1 port 2",
-           "Nov 29 15:04:54 sshd[12]: Connection closed by 192.0.2.77 port 60000 [preauth]"]
+           "Nov 29 15:04:54 sshd[12]: Connection closed by 192.0.2.77 port 60000 [preauth]",
+           # journal JSON, the program's name spelt with an escape
+           '{"SYSLOG_IDENTIFIER": "\\u0073shd", "_PID": "10", "_HOSTNAME": "mail", "MESSAGE": "Connection closed by 192.0.2.77 port 1"}']
     for line in odd:
         mixed = lines[:12] + [line] + lines[12:] + SHAPES[:5]
         segments, residue = classify_text("\n".join(mixed), _classifier())
