@@ -318,9 +318,6 @@ class _SshRows(dict):  # type: ignore[type-arg]
     line's whole message must be its key). A whole message is classified as it is.
     """
 
-    #: How many keys of the table have the row _WHOLE (when none, a chunk need not look).
-    whole = 0
-
     def __missing__(self, key: tuple[str | None, ...]) -> _SshRow | None:
         prog, pre, port, post, msg = key
         if msg is not None:
@@ -335,10 +332,8 @@ class _SshRows(dict):  # type: ignore[type-arg]
                 row = first[:2] + (_FROM_LINE,) + first[3:]
             else:
                 row = _WHOLE
-                self.whole += 1
         if len(self) >= _ROWS_MAX:
             self.clear()
-            self.whole = int(row is _WHOLE)
         self[key] = row
         return row
 
@@ -387,7 +382,7 @@ def _split_ssh(text: str) -> tuple[_SshLines, str]:
     ips = parts[at["ip"]::step]
     sessions = list(map(_SessionKeys().__getitem__, zip(parts[at["host"]::step], parts[at["pid"]::step])))
     rows = list(map(_ssh_table.__getitem__, zip(*(parts[at[name]::step] for name in _SSH_KEY_GROUPS))))
-    if _ssh_table.whole and _WHOLE in rows:
+    if _WHOLE in rows:
         progs, pres, ports, pnums, posts = (parts[at[name]::step] for name in ("prog", "pre", "port", "pnum", "post"))
         for i, row in enumerate(rows):
             if row is _WHOLE:
