@@ -271,6 +271,8 @@ class Aggregator:
         self._newest_minute: int | None = None
         #: Log minute from which old buckets are dropped next (see _prune).
         self._next_prune = 0
+        #: minute -> the address tallies that have a bucket for it (what _prune visits).
+        self._bucketed: dict[int, list[_Tally]] = {}
 
     @property
     def first(self) -> _dt.datetime | None:
@@ -328,6 +330,7 @@ class Aggregator:
         login_kinds = LOGIN_OK_KINDS
         threshold = self.thresholds.login_after_failures
         count = _count
+        by_minute = self._bucketed
         last_ts: float | None = -1.0
         minute: int | None = None
         hour = 0
@@ -387,6 +390,10 @@ class Aggregator:
                         bucket = tally.minutes.get(minute)
                         if bucket is None:
                             bucket = tally.minutes[minute] = {}
+                            bucketed = by_minute.get(minute)
+                            if bucketed is None:
+                                bucketed = by_minute[minute] = []
+                            bucketed.append(tally)
                         bucket[kind] = bucket.get(kind, 0) + 1
                         if name:
                             names = tally.names.get(minute)
@@ -403,18 +410,21 @@ class Aggregator:
             self._prune(self._newest_minute)
 
     def _prune(self, newest: int) -> None:
-        """Drop minute buckets older than the longest window.
+        """Drop minute buckets older than the longest window (memory only: windows read the last hour).
 
-        Only memory depends on it (windows read the last hour only), so it runs every
-        _PRUNE_EVERY minutes of log time: it walks every address (100,000 after a big backfill).
+        It runs every _PRUNE_EVERY minutes of log time and visits only the addresses that
+        have an old bucket (an index by minute), not all of them (100,000 after a big
+        backfill); the users are few and are all looked at.
         """
         self._next_prune = newest + _PRUNE_EVERY
         oldest = newest - 60
-        for tallies in (self._ips, self._users):
-            for tally in tallies.values():
-                if tally.minutes and min(tally.minutes) < oldest:
-                    tally.minutes = {m: c for m, c in tally.minutes.items() if m >= oldest}
-                    tally.names = {m: n for m, n in tally.names.items() if m >= oldest}
+        for minute in [m for m in self._bucketed if m < oldest]:
+            for tally in self._bucketed.pop(minute):
+                tally.minutes.pop(minute, None)
+                tally.names.pop(minute, None)
+        for tally in self._users.values():
+            if tally.minutes and min(tally.minutes) < oldest:
+                tally.minutes = {m: c for m, c in tally.minutes.items() if m >= oldest}
         for minute in [m for m in self._per_minute if m < oldest]:
             del self._per_minute[minute]
 
