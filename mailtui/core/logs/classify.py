@@ -173,7 +173,8 @@ _TLS_EST = re.compile(
     r"(\w+) TLS connection established (from|to) ([^\s\[\]]*)\[([^\]\s]*)\](?::\d+)?: (\S+) with cipher (\S+)"
 )
 _QUEUE_FIELDS = re.compile(r"(to|from|relay|dsn|status|orig_to|size|nrcpt|delay)=(<[^>]*>|[^,\s]*)")
-_POSTSCREEN = re.compile(r"([A-Z][A-Z -]*?) (?:(\d+) after [\d.]+ |rank (\d+) for |after \d+ )?(?:from )?\[([^\]\s]+)\]:\d+")
+# "HANGUP after 0.52 from [...]": Postfix 3 writes the seconds with decimals (older ones whole).
+_POSTSCREEN = re.compile(r"([A-Z][A-Z -]*?) (?:(\d+) after [\d.]+ |rank (\d+) for |after [\d.]+ )?(?:from )?\[([^\]\s]+)\]:\d+")
 
 _BACKEND_HINTS = ("authentication server", "saslauthd", "connect to", "Connection lost", "unable to")
 

@@ -196,10 +196,9 @@ SHAPES = [
 
 def test_handles_the_common_shapes() -> None:
     handled, residue = _check(SHAPES)
-    # residue by design: an unknown queue id, "HANGUP after 0.5" (the slow path finds no
-    # address), status=expired, "status=" in a reason, a session id spelling "failed", an
-    # auth result without a verdict
-    assert residue == 6
+    # residue by design: an unknown queue id, status=expired, "status=" in a reason, a
+    # session id spelling "failed", an auth result without a verdict
+    assert residue == 5
 
 
 def test_benchmark_log(bench_lines: list[str]) -> None:

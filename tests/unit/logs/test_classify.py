@@ -63,6 +63,7 @@ CASES = [
     ("Dec 23 19:39:13 xxx postfix/postscreen[21057]: PREGREET 14 after 0.08 from [192.0.2.2]:59415: EHLO ylmf-pc\\r\\n", K.POSTSCREEN_PREGREET, True, "192.0.2.2", None),
     ("Nov 29 15:06:00 mx postfix/postscreen[1]: DNSBL rank 3 for [192.0.2.5]:4711", K.POSTSCREEN_DNSBL, True, "192.0.2.5", None),
     ("Dec 24 00:54:36 xxx postfix/postscreen[22515]: HANGUP after 16 from [192.0.2.3]:48119 in tests after SMTP handshake", K.POSTSCREEN_HANGUP, True, "192.0.2.3", None),
+    ("Nov 29 15:04:54 mx postfix/postscreen[22515]: HANGUP after 0.52 from [192.0.2.3]:48119 in tests after SMTP handshake", K.POSTSCREEN_HANGUP, True, "192.0.2.3", None),
     ("Nov 29 15:06:00 mx postfix/postscreen[1]: COMMAND PIPELINING from [192.0.2.6]:4711 after EHLO: QUIT\\r\\n", K.POSTSCREEN_PIPELINING, True, "192.0.2.6", None),
     ("Nov 29 15:06:00 mx postfix/postscreen[1]: PASS NEW [192.0.2.7]:4711", K.POSTSCREEN_PASS_NEW, False, "192.0.2.7", None),
     ("Nov 29 15:06:00 mx postfix/postscreen[1]: PASS OLD [2001:db8::7]:4711", K.POSTSCREEN_PASS_OLD, False, "2001:db8::7", None),
