@@ -1,10 +1,12 @@
 """tls.postfix_ciphers / tls.dovecot_ciphers over real lab captures: the probe sections of
-tests/unit/checks/data/sections.*.json plus the ``cipher-lists`` probe's output (the server's
+tests/unit/checks/data/sections.*.json with the ``cipher-lists`` probe's output (the server's
 ``openssl ciphers -v`` expansions) captured on the same lab:
 
 - cipher-lists.hardened-before.txt: the hardened lab before the cipher hardening (Postfix
-  and Dovecot defaults: what the scan reported as anonymous / phase-out WARNs);
+  and Dovecot defaults: what the scan reported as anonymous / phase-out WARNs); the
+  hardened sections are taken back to those defaults for it (``before=True``);
 - cipher-lists.hardened.txt: the hardened lab now (mandatory exclusions, a strict Dovecot list);
+  the same text as the ``cipher-lists`` section of sections.hardened.json;
 - cipher-lists.weak.txt: the weak lab (DEFAULT:@SECLEVEL=0, ALL:@SECLEVEL=0).
 """
 
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mailtui.core.checks.fixes import FIXES, FixError, MasterSet, PostconfSet
-from mailtui.core.checks.gather import assemble, parse_cipher_lists
+from mailtui.core.checks.gather import DOVECOT_DEFAULTS_23, assemble, parse_cipher_lists
 from mailtui.core.checks.registry import evaluate
 from mailtui.core.facts import Section
 from mailtui.core.findings import Status
@@ -27,17 +29,21 @@ DATA = Path(__file__).parent / "data"
 EXCLUDE = "aNULL, kRSA, 3DES, DHE+CAMELLIA, DHE+ARIA"
 
 
-def sections(profile: str, cipher_lists: str, *, harden: bool = False) -> dict[str, Section]:
+def _replace_line(sections: dict[str, Section], name: str, key: str, line: str) -> None:
+    """Swap the one ``key = ...`` line of a section (``line`` empty: drop it); fail if it is not there."""
+    text, count = re.subn(rf"^{key} =.*\n", line, sections[name].text, flags=re.M)
+    assert count == 1, (name, key)
+    sections[name] = Section(text, sections[name].status)
+
+
+def sections(profile: str, cipher_lists: str, *, before: bool = False) -> dict[str, Section]:
     data = json.loads((DATA / f"sections.{profile}.json").read_text())
     out = {k: Section(v["text"], v["status"]) for k, v in data.items()}
-    if harden:  # the hardened profile's two cipher lines (tests/lab/lab.py), as postconf/doveconf print them
-        for name in ("postconf-all", "postconf-n"):
-            text = re.sub(r"^smtpd_tls_mandatory_exclude_ciphers =.*\n", "", out[name].text, flags=re.M)
-            out[name] = Section(text + f"\nsmtpd_tls_mandatory_exclude_ciphers = {EXCLUDE}\n", 0)
-        for name in ("doveconf-a", "doveconf-n"):
-            if name in out:
-                text = re.sub(r"^ssl_cipher_list =.*\n", "", out[name].text, flags=re.M)
-                out[name] = Section(text + f"ssl_cipher_list = {STRICT_CIPHER_LIST}\n", out[name].status)
+    if before:  # without the hardened profile's two cipher lines (tests/lab/lab.py): the defaults, as printed
+        _replace_line(out, "postconf-n", "smtpd_tls_mandatory_exclude_ciphers", "")
+        _replace_line(out, "postconf-all", "smtpd_tls_mandatory_exclude_ciphers", "smtpd_tls_mandatory_exclude_ciphers =\n")
+        _replace_line(out, "doveconf-n", "ssl_cipher_list", "")
+        _replace_line(out, "doveconf-a", "ssl_cipher_list", f"ssl_cipher_list = {DOVECOT_DEFAULTS_23['ssl_cipher_list']}\n")
     out["cipher-lists"] = Section((DATA / cipher_lists).read_text(), 0)
     return out
 
@@ -59,7 +65,8 @@ def test_parse_cipher_lists_real_capture():
 
 
 def test_before_hardening_the_rules_say_what_the_scan_said():
-    f = evaluate(facts("hardened", "cipher-lists.hardened-before.txt"), only={"tls.postfix_ciphers", "tls.dovecot_ciphers"})
+    f = evaluate(facts("hardened", "cipher-lists.hardened-before.txt", before=True),
+                 only={"tls.postfix_ciphers", "tls.dovecot_ciphers"})
     pf = rule(f, "tls.postfix_ciphers")
     assert pf["port 25"].status == Status.INFO and "ADH-AES256-GCM-SHA384" in pf["port 25"].evidence
     for port in ("port 465", "port 587"):
@@ -72,10 +79,11 @@ def test_before_hardening_the_rules_say_what_the_scan_said():
 
 
 def test_hardened_profile_passes_both_rules():
-    f = evaluate(facts("hardened", "cipher-lists.hardened.txt", harden=True),
+    f = evaluate(facts("hardened", "cipher-lists.hardened.txt"),
                  only={"tls.postfix_ciphers", "tls.dovecot_ciphers"})
     pf = rule(f, "tls.postfix_ciphers")
     assert pf["port 465"].status == pf["port 587"].status == Status.PASS, {k: v.evidence for k, v in pf.items()}
+    assert f"excluded: {EXCLUDE}" in pf["port 587"].evidence  # the capture's own main.cf line, not an overlay
     assert pf["port 25"].status == Status.INFO  # opportunistic: anonymous suites are normal there
     assert [x.status for x in rule(f, "tls.dovecot_ciphers").values()] == [Status.PASS]
 
@@ -99,7 +107,7 @@ def test_postfix_fix_excludes_with_the_parameter_postfix_applies():
     assert PostconfSet("smtpd_tls_mandatory_exclude_ciphers", EXCLUDE) in edits
     assert MasterSet("submission/inet", "smtpd_tls_exclude_ciphers", EXCLUDE.replace(", ", ",")) in edits
     # already hardened: nothing to do
-    done = facts("hardened", "cipher-lists.hardened.txt", harden=True)
+    done = facts("hardened", "cipher-lists.hardened.txt")
     with pytest.raises(FixError):
         FIXES["tls.postfix_ciphers"].build(done, {}, "mtadmin")
 
