@@ -20,7 +20,7 @@ from mailtui.core.checks.registry import evaluate
 from mailtui.core.findings import Status
 from tests.integration.test_checks_lab import LAB, SSHD_DROPINS, hup_sshd, lab_profile, ssh_transport, wait_ssh, weak_sshd
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("fix_backups_removed")]
 
 WATCHED = ["/etc/postfix/main.cf", "/etc/postfix/master.cf", "/etc/dovecot/dovecot.conf",
            "/var/lib/mailtui-lab/sshd_config"]

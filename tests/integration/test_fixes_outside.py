@@ -19,7 +19,7 @@ from mailtui.core.join import mynetworks, outside_scan_options, outside_verifier
 from tests.integration.test_checks_lab import lab_profile, ssh_transport, wait_ssh
 from tests.integration.test_fixes_lab import services_up, snapshot
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("fix_backups_removed")]
 
 OUTSIDER = "127.0.0.2"
 STALE_MX = "127.0.0.67"

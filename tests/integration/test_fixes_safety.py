@@ -31,7 +31,7 @@ from mailtui.core.checks.engine import (
 from tests.integration.test_checks_lab import LAB, lab_profile, ssh_transport, wait_ssh
 from tests.integration.test_fixes_lab import cleanup, services_up, snapshot
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("fix_backups_removed")]
 
 
 @pytest.fixture
