@@ -56,6 +56,8 @@ from mailtui.core.logs.records import RecordParser
 __all__ = ["classify_text", "count_lines"]
 
 # -- pattern pieces --------------------------------------------------------------------------
+# Runs that cannot give back a character and still match (a class that excludes what follows)
+# are possessive (``++``, ``{m,n}+``): the same matches, without trying the backtracking (~10%).
 
 # A line start, then the date exactly as records._FAST_HEAD reads it (classic, or an RFC 3339
 # subset), then the host (any characters but space, colon, bracket: not part of any row).
@@ -63,20 +65,20 @@ _DATE = (
     r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
     r"|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2}))"
 )
-_HEAD = rf"\n{_DATE} [^ :\[\n]+ "
+_HEAD = rf"\n{_DATE} [^ :\[\n]++ "
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
 # The address: a dotted quad without leading zeros (what classify._ip returns unchanged).
 _IP = rf"(?P<ip>{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET})"
 _PID = r"\[[0-9]{1,18}\]"
 # A Postfix program name (``postfix/smtpd``, ``postfix/submission/smtpd``, ``postfix-out/qmgr``).
-_POSTFIX = r"postfix[0-9A-Za-z_.-]*/(?:[0-9A-Za-z_.-]+/)?"
+_POSTFIX = r"postfix[0-9A-Za-z_.-]*+/(?:[0-9A-Za-z_.-]++/)?+"
 # A client name before ``[address]``: no space, ``=``, ``:`` or bracket, so no handler's test
 # (all of which look for spaces, ``=``, ``:`` or ``<``) can see it.
-_NAME = r"[0-9A-Za-z._-]{0,255}"
+_NAME = r"[0-9A-Za-z._-]{0,255}+"
 _QID = r"(?:[0-9A-F]{6,20}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,20})"
 # Text the key keeps verbatim; bounded, so that long lines stay residue (as the slow path's
 # memo leaves them out too).
-_TAIL = r"[^\n]{0,512}"
+_TAIL = r"[^\n]{0,512}+"
 _END = r"(?=\n)"
 
 _CANARY = "192.0.2.1"
@@ -137,7 +139,7 @@ _DELIVERY = re.compile(
     _HEAD
     + rf"{_POSTFIX}(?:cleanup|qmgr|oqmgr|nqmgr|smtp|lmtp|local|virtual|pipe|error|retry|discard){_PID}: {_QID}: "
     + r"(?:(?P<removed>removed)\r*"
-    + r"|(?P<msgid>message-id=)[^\n]{0,512}"
+    + r"|(?P<msgid>message-id=)[^\n]{0,512}+"
     + r"|(?P<active>from=<)[^\n<>=]{0,256}>, size=[0-9]{1,12}, nrcpt=[0-9]{1,6} \(queue active\)\r*"
     # every field value free of "=": the last "status=" _QUEUE_FIELDS finds is this one
     + r"|(?P<to>to=<)[^\n<>=\s]{0,256}>(?:, [a-z_]{1,16}=(?:<[^\n<>=\s]{0,256}>|[^\n<>=,\s]{0,256})){0,12}"
@@ -179,7 +181,7 @@ _DOVECOT = re.compile(
     + r"|invalid credentials)))(?P<result>[ -~]{0,256})\r*)"
     # "imap(user)<pid><session>: Disconnected: ...": the tag must stay under 64 characters
     + r"|(?=[^\n:]{1,63}: )(?P<session>(?:imap|pop3|managesieve|submission|lmtp)\()(?P<suser>[^\n\s()<>:=,]{0,60})\)"
-    + r"(?:<[0-9]{1,10}>)?(?:<[A-Za-z0-9+/]{1,40}>)?: Disconnected[^\n(]{0,512}"
+    + r"(?:<[0-9]{1,10}>)?(?:<[A-Za-z0-9+/]{1,40}>)?: Disconnected[^\n(]{0,512}+"
     + rf"){_END}"
 )
 
@@ -286,16 +288,16 @@ def _run_pass(spec: _Pass, text: str, stamp_times: _StampTimes) -> tuple[Columns
 # ":", "," or the end) is left out of the key with the port after it; the rest of the message
 # is the key. A message without one is its own key (IPv6 or a host name included: the row is
 # the slow path's for that very message). Rows go through LogClassifier._ssh_step in order.
-_SSH_HEAD = rf"\n{_DATE} (?P<host>[^ :\[\n]+) (?P<prog>sshd|sshd-session|sshd-auth)\[(?P<pid>[0-9]{{1,18}})\]: "
+_SSH_HEAD = rf"\n{_DATE} (?P<host>[^ :\[\n]++) (?P<prog>sshd|sshd-session|sshd-auth)\[(?P<pid>[0-9]{{1,18}})\]: "
 _SSH = re.compile(
     _SSH_HEAD
     # a message of 600 characters at most (longer ones are residue, as in the other passes)
     + r"(?=[^\n]{0,600}\n)"
     # the address at a word's start (after a space or "="), words taken lazily: the first one
     + r"(?:(?P<pre>(?:[^ =\n]*+[ =])*?)" + _IP
-    + r"(?:(?P<port> port )(?P<pnum>[0-9]{1,5}))?(?P<post>(?=[ :,\r\n])[^\n]*)"
+    + r"(?:(?P<port> port )(?P<pnum>[0-9]{1,5}))?(?P<post>(?=[ :,\r\n])[^\n]*+)"
     # (a trailing "\r" stays in the key: the parser drops it from the synthetic line too)
-    + r"|(?P<msg>[^\n]*))" + _END
+    + r"|(?P<msg>[^\n]*+))" + _END
 )
 _SSH_KEY_GROUPS = ("prog", "pre", "port", "post", "msg")
 # The two stand-ins for the address and the port, of the shortest and the longest length: a
