@@ -77,6 +77,15 @@ class Columns:
     def __len__(self) -> int:
         return len(self.kinds)
 
+    def extend(self, other: Columns) -> None:
+        """Append ``other``'s rows."""
+        self.kinds.extend(other.kinds)
+        self.attacks.extend(other.attacks)
+        self.ips.extend(other.ips)
+        self.users.extend(other.users)
+        self.names.extend(other.names)
+        self.times.extend(other.times)
+
 
 def columns_from_events(events: Iterable[LogEvent]) -> Columns:
     """The columns of ``events`` (what :meth:`Aggregator.add_many` counts)."""
@@ -179,6 +188,12 @@ class Summary:
 
 
 _INF = float("inf")
+#: The time given to a failure or login of a line without a date when no date is known at
+#: all: before every real time, so undated failures count as before an undated login.
+_UNDATED = -1e300
+#: Dates the counters accept (datetime's range, a day's margin for zones); others are undated.
+_MIN_TS = _dt.datetime(1, 1, 2, tzinfo=_dt.timezone.utc).timestamp()
+_MAX_TS = _dt.datetime(9999, 12, 30, tzinfo=_dt.timezone.utc).timestamp()
 _MAX_NAMES = 1000  # distinct names remembered per IP and minute for enumeration (memory bound)
 
 
@@ -205,7 +220,7 @@ class _Tally:
         #: whether a successful login came after enough failures does not depend on the
         #: order in which lines are counted.
         self.early_failures: list[float] = []
-        #: The latest successful login.
+        #: The latest successful login (-inf: none).
         self.login = -_INF
 
     def login_after_failures(self, threshold: int) -> bool:
@@ -221,7 +236,7 @@ def _count(tally: _Tally, kind: EventKind, attack: bool, ts: float | None, minut
     kinds[kind] = kinds.get(kind, 0) + 1
     if attack:
         tally.attacks += 1
-    when = -_INF if ts is None else ts
+    when = _UNDATED if ts is None else ts
     if kind in AUTH_FAILURE_KINDS:
         tally.failures += 1
         early = tally.early_failures
@@ -248,12 +263,15 @@ def _count(tally: _Tally, kind: EventKind, attack: bool, ts: float | None, minut
 class Aggregator:
     """Feed it events (:meth:`add_many`) or columns (:meth:`add_columns`); ask for a :class:`Summary` any time.
 
-    The counters do not depend on the order in which lines are fed (time comes from the
-    lines), so a bulk classifier may hand over its rows in any order. A successful login
-    is "after failures" when the key failed ``login_after_failures`` times at or before
-    the login's time (lines of the same second count as before it). A line without a date
-    counts at the newest time seen before its batch, or, when there is none, at no time
-    (then only its totals count, and its failures count as before any login).
+    The counters do not depend on the order of the rows within a batch (time comes from
+    the lines), so a bulk classifier may hand over its rows grouped as it likes. A
+    successful login is "after failures" when the key failed ``login_after_failures``
+    times at or before the login's time (lines of the same second count as before it).
+    Two bounded details do depend on order: which names are kept once an address tries
+    more than _MAX_NAMES in a minute, and the time of a line without a date (or with one
+    no calendar has): it counts at the newest time seen before its batch, or, when there
+    is none, at no time (then only its totals count, and its failures count as before a
+    login without a date).
     """
 
     def __init__(self, thresholds: Thresholds = THRESHOLDS) -> None:
@@ -304,6 +322,10 @@ class Aggregator:
         attack_column = cols.attacks
         self.attacks += sum(attack_column)
         times = cols.times
+        known = [t for t in times if t is not None] if None in times else times
+        if known and (min(known) < _MIN_TS or max(known) > _MAX_TS):
+            # A date datetime cannot hold (year 10000 in UTC...): a hostile line; undated.
+            times = [t if t is not None and _MIN_TS <= t <= _MAX_TS else None for t in times]
         if None in times:
             fill = self._last if self._last > -_INF else None
             times = [fill if t is None else t for t in times]
@@ -370,7 +392,7 @@ class Aggregator:
                     tally.attacks += 1
                 if kind in failure_kinds:
                     tally.failures += 1
-                    when = -_INF if ts is None else ts
+                    when = _UNDATED if ts is None else ts
                     early = tally.early_failures
                     if len(early) < threshold:
                         insort(early, when)
@@ -378,7 +400,7 @@ class Aggregator:
                         insort(early, when)
                         early.pop()
                 elif kind in login_kinds:
-                    when = -_INF if ts is None else ts
+                    when = _UNDATED if ts is None else ts
                     if when > tally.login:
                         tally.login = when
                 if ts is not None:
@@ -463,13 +485,18 @@ class Aggregator:
                 labels.append(LabelReason(Label.RELAY_PROBING,
                                           f"{relay} relay attempt(s) refused in the last hour: testing for an open relay"))
             names: set[str] = set()
+            full = False
             start = (self._newest_minute or 0) - 59
             for minute, bucket in tally.names.items():
                 if minute >= start:
                     names |= bucket
+                    full = full or len(bucket) >= _MAX_NAMES
             if len(names) >= t.user_enumeration:
+                # A minute whose names filled up kept the first ones: say "at least", the
+                # same whatever the order they were counted in.
+                how_many = f"at least {_MAX_NAMES}" if full else str(len(names))
                 labels.append(LabelReason(Label.USER_ENUMERATION,
-                                          f"{len(names)} different non-existent names tried in the last hour "
+                                          f"{how_many} different non-existent names tried in the last hour "
                                           f"(threshold {t.user_enumeration})"))
             scans = sum(n for k, n in last15.items() if k in SCAN_KINDS)
             if scans >= t.scanning:
@@ -483,8 +510,8 @@ class Aggregator:
                                           f"{t.spam_run}): a stolen password used for spam?"))
         if tally.login_after_failures(t.login_after_failures):
             first = tally.early_failures[0]
-            since = f", the first at {_utc(first):%Y-%m-%d %H:%M:%S}" if first > -_INF else ""
-            at = f" at {_utc(tally.login):%Y-%m-%d %H:%M:%S}" if tally.login > -_INF else ""
+            since = f", the first at {_utc(first):%Y-%m-%d %H:%M:%S}" if first > _UNDATED else ""
+            at = f" at {_utc(tally.login):%Y-%m-%d %H:%M:%S}" if tally.login > _UNDATED else ""
             labels.append(LabelReason(Label.LOGIN_AFTER_FAILURES,
                                       f"a successful login{at} after at least {t.login_after_failures} failed ones "
                                       f"({tally.failures} failed in all{since}): the guessing may have worked — "

@@ -206,7 +206,20 @@ _PASSES = (
 
 _Row = tuple[EventKind, bool, "str | None", "str | None"]
 _ROWS_MAX = 65536
+#: Characters of keys a table keeps (keys hold text from the lines: an attacker picks them).
+_ROWS_CHARS = 4_000_000
 _SYNTH_PARSER = RecordParser()
+
+
+def _remember(table: dict, key: tuple[str | None, ...], row: object) -> None:  # type: ignore[type-arg]
+    """Store ``key``'s row in ``table``, which is emptied when it would hold too many keys or characters."""
+    size = sum(map(len, filter(None, key)))
+    chars = getattr(table, "chars", 0) + size
+    if len(table) >= _ROWS_MAX or chars > _ROWS_CHARS:
+        table.clear()
+        chars = size
+    table.chars = chars  # type: ignore[attr-defined]
+    table[key] = row
 
 
 class _Rows(dict):  # type: ignore[type-arg]
@@ -230,9 +243,7 @@ class _Rows(dict):  # type: ignore[type-arg]
         if cols.ips[0] != want_ip:
             self.failed = True  # not remembered: each call that meets the key fails again
             return None
-        if len(self) >= _ROWS_MAX:
-            self.clear()
-        self[key] = row
+        _remember(self, key, row)
         return row
 
 
@@ -334,9 +345,7 @@ class _SshRows(dict):  # type: ignore[type-arg]
                 row = first[:2] + (_FROM_LINE,) + first[3:]
             else:
                 row = _WHOLE
-        if len(self) >= _ROWS_MAX:
-            self.clear()
-        self[key] = row
+        _remember(self, key, row)
         return row
 
 
@@ -485,19 +494,18 @@ def _lines(text: str) -> list[str]:
 
 
 def count_lines(lines: Sequence[str], classifier: LogClassifier, aggregator: Aggregator) -> None:
-    """Classify and count ``lines`` (in order): the same counters as
+    """Classify and count ``lines`` (in order, none holding ``"\\n"``): the same counters as
     ``aggregator.add_many(classifier.classify_lines(lines))``, without an event per line.
 
-    The handled sshd lines have gone through ``classifier``'s connection state in their order
-    (a chunk's sshd lines are handled all or none); the residue then goes through
-    ``classifier`` (which keeps its sshd and sendmail context) and is counted first: a residue
-    line without a date counts at the newest time seen before this batch, as it would in one
-    ``add_many`` call.
+    The residue goes through ``classifier`` (which keeps its sshd and sendmail context, as
+    no handled line touches it); its rows and the passes' rows are counted in one
+    :meth:`Aggregator.add_columns` call, so lines without a usable date get the time one
+    ``add_many`` call would give them. For one thread at a time (the row tables are shared).
     """
     if not lines:
         return
     segments, residue = classify_text("\n".join(lines), classifier)
-    if residue:
-        aggregator.add_many(classifier.classify_lines(residue))
-    for cols in segments:
-        aggregator.add_columns(cols)
+    cols = columns_from_events(classifier.classify_lines(residue)) if residue else Columns()
+    for segment in segments:
+        cols.extend(segment)
+    aggregator.add_columns(cols)

@@ -269,7 +269,9 @@ def _classify_smtpd(record: LogRecord, service: str) -> LogEvent:
         name, ip, _ = _name_addr(msg, 34)
         return _event(K.SMTP_PIPELINING, record, service, ip, name,
                       details=(("stage", msg[34 : msg.find(" ", 34)][:32]),))
-    if "TLS connection established" in msg:
+    # At the start only ("Anonymous TLS connection established from ..."): a hostile sender
+    # address may spell the phrase later in a reject line.
+    if " TLS connection established " in msg[:48]:
         return _tls_established(record, service, msg)
     if msg.startswith("SSL_accept error from "):
         name, ip, _ = _name_addr(msg, 22)
@@ -377,7 +379,7 @@ def _classify_delivery(record: LogRecord, service: str) -> LogEvent:
     msg = record.message
     colon = msg.find(": ")
     if colon < 5 or colon > 20 or _QUEUE_ID.fullmatch(msg[:colon]) is None:
-        if "TLS connection established" in msg:
+        if " TLS connection established " in msg[:48]:
             return _tls_established(record, service, msg)
         if msg.startswith(("warning: ", "fatal: ", "error: ", "panic: ")):
             return _event(K.SERVICE_PROBLEM, record, service)

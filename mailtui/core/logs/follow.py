@@ -289,12 +289,16 @@ class _Framing:
             return None
         if kind == "start":
             self.inode, self.committed = int(args[0]), int(args[1])
+            self._catchup_end = 0
             self._pending.clear()
             self._dropping = 0
             return None
         if kind == "tick":
             return None
         self._flush_partial(lines)
+        # What the server was catching up on is over (or void): nothing is behind the lines
+        # emitted with this notice, whose position is the new file's.
+        self._catchup_end = 0
         if kind == "rotated":
             self.inode, self.committed = int(args[0]), 0
             return FollowNotice(self.path, NoticeKind.ROTATED, f"{self.path} was rotated (old file: {sanitize(args[1])}); "

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from mailtui.core.logs import LogClassifier, RecordParser
 from mailtui.core.logs import bulk
 from mailtui.core.logs.aggregate import Aggregator, Columns, columns_from_events
-from mailtui.core.logs.bulk import classify_text
+from mailtui.core.logs.bulk import classify_text, count_lines
 from mailtui.core.logs.events import EventKind
 
 UTC = dt.timezone.utc
@@ -549,3 +549,65 @@ def test_property_sshd_streams(spec: list, cuts: list[int], max_sessions: int) -
         if "\n" not in line:
             lines.append(line)
     _check_chunks(lines, cuts, max_sessions=max_sessions)
+
+
+# -- review findings: each case counted in bulk equals counted line by line -------------------
+
+_SASL = "mail postfix/smtpd[1]: warning: unknown[203.0.113.5]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"
+_LOGIN = "mail dovecot: imap-login: Login: user=<bob>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.2"
+
+
+def _summaries(batches: list[list[str]]):
+    now = dt.datetime(2026, 11, 29, 16, 0, tzinfo=dt.timezone.utc)
+    slow, bulk = Aggregator(), Aggregator()
+    slow_classifier = LogClassifier(parser=RecordParser(now=now))
+    bulk_classifier = LogClassifier(parser=RecordParser(now=now))
+    for batch in batches:
+        slow.add_many(slow_classifier.classify_lines(batch))
+        count_lines(batch, bulk_classifier, bulk)
+    return slow.summary(), bulk.summary()
+
+
+@pytest.mark.parametrize("batches", [
+    # a date no calendar has (Feb 30) is no date: it gets the time from before the batch, both ways
+    [[f"Nov 29 15:04:5{i} {_SASL}" for i in range(3)] + [f"Feb 30 12:00:00 {_LOGIN}"]],
+    [["Nov 29 15:00:00 mail kernel: hello"],
+     [f"Feb 30 12:00:0{i} {_SASL}" for i in range(3)] + [f"Nov 29 15:00:00 {_LOGIN}", "Nov 29 15:30:00 mail kernel: x"]],
+    # dates datetime cannot hold in UTC: counted as undated, the summary still works
+    [["9999-12-31T23:59:59-14:00 " + _SASL, "0001-01-01T00:00:00+14:00 " + _SASL, "Nov 29 15:00:00 " + _LOGIN]],
+    # more than the names kept per address and minute, in an order the passes change
+    [[f"Nov 29 15:04:54 mail sshd[{i}]: Invalid user u{i} from 203.0.113.9 port 22" for i in range(1000)]
+     + ["Nov 29 15:04:54 mail postfix/smtpd[2]: NOQUEUE: reject: RCPT from unknown[203.0.113.9]: 550 5.1.1 "
+        "<zz@mailtui.test>: Recipient address rejected: User unknown in virtual mailbox table; "
+        "from=<a@b.example> to=<zz@mailtui.test> proto=ESMTP helo=<x>"]
+     + ["Nov 29 15:04:54 mail sshd[9999]: Invalid user last from 203.0.113.9 port 22"]],
+], ids=["impossible-date", "impossible-date-across-batches", "out-of-range", "names-cap"])
+def test_bulk_equals_line_by_line_on_odd_dates_and_full_buckets(batches):
+    slow, bulk = _summaries(batches)
+    assert bulk == slow
+
+
+def test_undated_failures_then_an_undated_login_alarm():
+    lines = ["mail sshd[1]: Failed password for bob from 203.0.113.5 port 1 ssh2"] * 3
+    lines.append("mail sshd[1]: Accepted password for bob from 203.0.113.5 port 1 ssh2")
+    slow, bulk = _summaries([lines])
+    assert bulk == slow
+    assert {key for key, _ in slow.alarms} == {"203.0.113.5", "bob"}
+
+
+def test_a_relay_probe_spelling_the_tls_phrase_is_a_relay_probe():
+    line = ("Nov 29 15:04:54 mail postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[203.0.113.66]: 554 5.7.1 "
+            "<x@victim.org>: Relay access denied; from=<\"TLS connection established\"@evil.example> "
+            "to=<x@victim.org> proto=ESMTP helo=<x>")
+    (event,) = LogClassifier().classify_lines([line])
+    assert (event.kind, event.remote_ip, event.attack) == (EventKind.REJECT_RELAY, "203.0.113.66", True)
+    slow, bulk = _summaries([[line] * 3])
+    assert bulk == slow
+
+
+def test_the_row_tables_keep_a_bounded_number_of_characters():
+    lines = [f"Nov 29 15:04:54 mail postfix/smtpd[1]: warning: non-SMTP command from unknown[203.0.113.5]: "
+             f"{i:08d}{'x' * 500}" for i in range(20_000)]
+    count_lines(lines, LogClassifier(), Aggregator())
+    table = bulk._tables["smtpd"]
+    assert sum(sum(map(len, filter(None, key))) for key in table) <= bulk._ROWS_CHARS

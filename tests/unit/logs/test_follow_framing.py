@@ -80,3 +80,21 @@ def test_the_long_line_check_agrees_with_measuring_every_line():
         limit = rng.randint(1, 40)
         body = bytes(rng.choice(b"ab\n" if seed % 2 else b"abcdefg\n") for _ in range(rng.randint(0, 150)))
         assert _longest_line_over(body, limit) == (max(map(len, body.split(b"\n"))) > limit), (body, limit)
+
+
+@pytest.mark.parametrize("notice", ["rotated 8 /var/log/mail.log.1", "gone 8", "truncated 0"])
+def test_lines_before_a_rotation_in_the_same_chunk_are_not_behind(notice: str) -> None:
+    """The server sends a rotated/gone/truncated frame right after the old file's last
+    segment: those lines are the newest, nothing of that catch-up is still coming."""
+    data = b"".join(b"Nov 29 15:04:54 mail x[1]: line %d\n" % i for i in range(10))
+    framing = _Framing(NONCE, "/var/log/mail.log", None, 65536)
+    stream = (f"{NONCE} start 7 0\n{NONCE} data 7 0 {len(data)} 50000000\n".encode() + data
+              + f"{NONCE} {notice}\n".encode())
+    items = framing.feed(stream)
+    lines = [item for item in items if isinstance(item, FollowedLines)]
+    assert sum(len(item.lines) for item in lines) == 10
+    assert [item.behind for item in lines] == [0] * len(lines)
+    # and a catch-up still under way says how much is coming
+    framing = _Framing(NONCE, "/var/log/mail.log", None, 65536)
+    (item,) = framing.feed(f"{NONCE} start 7 0\n{NONCE} data 7 0 {len(data)} 5000\n".encode() + data)
+    assert item.behind == 5000 - len(data)
