@@ -300,9 +300,6 @@ class Aggregator:
     def last(self) -> _dt.datetime | None:
         return _utc(self._last) if self._last > -_INF else None
 
-    def add(self, event: LogEvent) -> None:
-        self.add_many((event,))
-
     def add_many(self, events: Iterable[LogEvent]) -> None:
         """Count ``events``."""
         self.add_columns(columns_from_events(events))
@@ -322,14 +319,14 @@ class Aggregator:
         attack_column = cols.attacks
         self.attacks += sum(attack_column)
         times = cols.times
-        known = [t for t in times if t is not None] if None in times else times
-        if known and (min(known) < _MIN_TS or max(known) > _MAX_TS):
+        timed = [t for t in times if t is not None] if None in times else times
+        if timed and (min(timed) < _MIN_TS or max(timed) > _MAX_TS):
             # A date datetime cannot hold (year 10000 in UTC...): a hostile line; undated.
             times = [t if t is not None and _MIN_TS <= t <= _MAX_TS else None for t in times]
         if None in times:
             fill = self._last if self._last > -_INF else None
             times = [fill if t is None else t for t in times]
-        timed = [t for t in times if t is not None] if None in times else times
+            timed = [t for t in times if t is not None]
         if timed:
             high = max(timed)
             low = min(timed)

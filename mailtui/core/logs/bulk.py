@@ -211,18 +211,21 @@ _ROWS_CHARS = 4_000_000
 _SYNTH_PARSER = RecordParser()
 
 
-def _remember(table: dict, key: tuple[str | None, ...], row: object) -> None:  # type: ignore[type-arg]
-    """Store ``key``'s row in ``table``, which is emptied when it would hold too many keys or characters."""
-    size = sum(map(len, filter(None, key)))
-    chars = getattr(table, "chars", 0) + size
-    if len(table) >= _ROWS_MAX or chars > _ROWS_CHARS:
-        table.clear()
-        chars = size
-    table.chars = chars  # type: ignore[attr-defined]
-    table[key] = row
+class _Table(dict):  # type: ignore[type-arg]
+    """A bounded key -> row cache: emptied when it would hold too many keys or key characters."""
+
+    chars = 0
+
+    def remember(self, key: tuple[str | None, ...], row: object) -> None:
+        size = sum(map(len, filter(None, key)))
+        if len(self) >= _ROWS_MAX or self.chars + size > _ROWS_CHARS:
+            self.clear()
+            self.chars = 0
+        self.chars += size
+        self[key] = row
 
 
-class _Rows(dict):  # type: ignore[type-arg]
+class _Rows(_Table):
     """key -> (kind, attack, user, name) of one pass, computed on first use by the slow path.
 
     A ``dict`` whose misses call :meth:`__missing__`, so that ``map(rows.__getitem__, keys)``
@@ -243,7 +246,7 @@ class _Rows(dict):  # type: ignore[type-arg]
         if cols.ips[0] != want_ip:
             self.failed = True  # not remembered: each call that meets the key fails again
             return None
-        _remember(self, key, row)
+        self.remember(key, row)
         return row
 
 
@@ -322,7 +325,7 @@ _WHOLE = None
 _SshRow = tuple  # (kind, attack, ip or _FROM_LINE, host, user, name, pam_unix, max_attempts)
 
 
-class _SshRows(dict):  # type: ignore[type-arg]
+class _SshRows(_Table):
     """(program, pre, port, post, message) -> an sshd line's stateless row, by the slow path.
 
     A key with the address left out (``message`` None) is classified twice, with each of
@@ -345,7 +348,7 @@ class _SshRows(dict):  # type: ignore[type-arg]
                 row = first[:2] + (_FROM_LINE,) + first[3:]
             else:
                 row = _WHOLE
-        _remember(self, key, row)
+        self.remember(key, row)
         return row
 
 
